@@ -1,0 +1,191 @@
+"""``lednet-ros bench``: latency of the engine next to plain eager PyTorch.
+
+For each model size, three ways of running the same weights are timed in
+one process, interleaved (one call of each per round), so machine noise hits
+them alike and the ratio is meaningful:
+
+* ``eager fp32``: the reference. ``LEDNet`` as built, BatchNorm unfolded,
+  NCHW float32, input tensor prepared in advance, ``torch.no_grad()``;
+* ``engine model``: the engine's network (BatchNorm folded, channels_last,
+  engine precision) on the same prepared input;
+* ``engine end-to-end``: ``SegmentationEngine.infer`` on a uint8 image of that
+  size: upload, scaling, network, upsampling, argmax, confidence, download.
+
+Prints a Markdown table and writes ``bench.md`` and ``bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lednet_ros.cli import parse_size, run_guarded
+from lednet_ros.engine import SegmentationEngine
+
+__all__ = ["BenchRow", "main", "run"]
+
+PROG = "lednet-ros bench"
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """Timing of one variant at one size (milliseconds per call)."""
+
+    variant: str
+    width: int
+    height: int
+    batch: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    fps: float
+    speedup_vs_eager: float
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(
+    sizes: list[tuple[int, int]],
+    *,
+    weights: str | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    iterations: int = 20,
+    warmup: int = 3,
+    batch: int = 1,
+) -> tuple[list[BenchRow], dict[str, object]]:
+    """Time every variant at every size; return the rows and the environment."""
+    rows: list[BenchRow] = []
+    environment: dict[str, object] = {}
+    rng = np.random.default_rng(0)
+    for width, height in sizes:
+        engine = SegmentationEngine(weights, device=device, precision=precision, model_size=(width, height))
+        dev = engine.device
+        eager = engine.checkpoint.build_model().to(dev)
+        x_eager = torch.rand(batch, 3, height, width, device=dev)
+        x_engine = x_eager.to(engine.dtype).contiguous(memory_format=torch.channels_last)
+        images = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(batch)]
+
+        def eager_call(model: torch.nn.Module = eager, x: torch.Tensor = x_eager) -> None:
+            with torch.no_grad():
+                model(x)
+
+        def engine_model_call(model: torch.nn.Module = engine.model, x: torch.Tensor = x_engine) -> None:
+            with torch.inference_mode():
+                model(x)
+
+        def engine_call(eng: SegmentationEngine = engine, imgs: list[np.ndarray] = images) -> None:
+            eng.infer_batch(imgs, confidence=True)
+
+        variants: dict[str, Callable[[], None]] = {
+            "eager fp32": eager_call,
+            f"engine model ({engine.precision_name})": engine_model_call,
+            f"engine end-to-end ({engine.precision_name})": engine_call,
+        }
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for _ in range(warmup):
+            for call in variants.values():
+                call()
+        for _ in tqdm(range(iterations), desc=f"{width}x{height}", unit="round", disable=None):
+            for name, call in variants.items():
+                _synchronize(dev)
+                start = time.perf_counter()
+                call()
+                _synchronize(dev)
+                times[name].append((time.perf_counter() - start) * 1000.0)
+        reference = statistics.median(times["eager fp32"])
+        for name, values in times.items():
+            p50 = statistics.median(values)
+            rows.append(BenchRow(
+                variant=name, width=width, height=height, batch=batch,
+                p50_ms=round(p50, 2), p95_ms=round(_percentile(values, 95), 2),
+                mean_ms=round(statistics.fmean(values), 2), fps=round(1000.0 * batch / p50, 1),
+                speedup_vs_eager=round(reference / p50, 2),
+            ))  # fmt: skip
+        environment = {
+            "device": str(dev),
+            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "weights": engine.checkpoint.describe(),
+            "iterations": iterations,
+            "warmup": warmup,
+        }
+    environment["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    if torch.cuda.is_available():
+        environment["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return rows, environment
+
+
+def markdown_table(rows: list[BenchRow]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        "| size | batch | variant | p50 ms | p95 ms | mean ms | FPS | speed-up vs eager |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.width}x{r.height} | {r.batch} | {r.variant} | {r.p50_ms:.2f} | {r.p95_ms:.2f} | {r.mean_ms:.2f} | {r.fps:.1f} | {r.speedup_vs_eager:.2f}x |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lednet-ros bench``."""
+    parser = argparse.ArgumentParser(prog=PROG, description="Time the engine against plain eager PyTorch (Markdown + JSON).")
+    parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(1024, 512), (512, 256)], metavar="WxH",
+                        help="model sizes (default: 1024x512 512x256)")  # fmt: skip
+    parser.add_argument("--iterations", type=int, default=20, help="timed rounds per size (default: 20)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default: 3)")
+    parser.add_argument("--batch", type=int, default=1, help="images per call (default: 1)")
+    parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR", help="output folder (default: out/bench)")
+    args = parser.parse_args(argv)
+    if args.iterations < 1 or args.warmup < 0 or args.batch < 1:
+        parser.error("--iterations and --batch must be at least 1, --warmup at least 0")
+
+    def body() -> int:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        rows, environment = run(
+            args.sizes, weights=args.weights, device=args.device, precision=args.precision,
+            iterations=args.iterations, warmup=args.warmup, batch=args.batch,
+        )  # fmt: skip
+        table = markdown_table(rows)
+        command = "lednet-ros bench " + " ".join(argv if argv is not None else sys.argv[1:])
+        header = (f"device: {environment['device']} ({environment['device_name']}), torch {environment['torch']}, "
+                  f"{environment['threads']} threads, peak RSS {environment['peak_rss_mib']} MiB")  # fmt: skip
+        print(table)
+        print(header)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench.md").write_text(f"# {command}\n\n{header}\n\n{table}\n", encoding="utf-8")
+        (args.out / "bench.json").write_text(
+            json.dumps({"command": command, "environment": environment, "rows": [asdict(r) for r in rows]}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {args.out / 'bench.md'} and {args.out / 'bench.json'}")
+        return 0
+
+    return run_guarded(PROG, body)

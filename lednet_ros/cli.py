@@ -1,0 +1,98 @@
+"""``lednet-ros``: the package's command line, one subcommand per task.
+
+Each subcommand lives in its own module with a ``main(argv) -> int``; this
+module only dispatches, so ``lednet-ros --help`` stays fast (no torch import).
+Errors the user can fix (a bad file, an unknown device) print one line and
+exit 1; argument mistakes exit 2, as argparse does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lednet_ros.engine import SegmentationEngine
+
+__all__ = ["COMMANDS", "add_engine_arguments", "engine_from_args", "main", "parse_size", "run_guarded"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("lednet_ros.demo", "segment a generated street scene and write PNGs (the quick start)"),
+    "segment": ("lednet_ros.segment", "segment image files or folders, write label/colour/overlay PNGs"),
+    "bench": ("lednet_ros.bench", "time the engine against plain eager PyTorch; Markdown + JSON"),
+    "info": ("lednet_ros.info", "show what a weights file holds, the devices and the versions"),
+}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (e.g. ``1024x512``) for argparse."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 8 or int(height) < 8:
+        msg = f"expected WIDTHxHEIGHT with both at least 8, e.g. 1024x512; got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return (int(width), int(height))
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every command that runs the model shares."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--weights", metavar="FILE", help="weights file (project, authors' or pytorchcv format); default: the packaged weights")
+    group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    group.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"], help="default: fp16 on CUDA, fp32 on CPU")
+    group.add_argument("--model-size", type=parse_size, default=(1024, 512), metavar="WxH", help="network input size (default: 1024x512)")
+    group.add_argument("--keep-aspect", action="store_true", help="keep the image's aspect ratio: model height follows the image")
+    group.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+
+
+def engine_from_args(args: argparse.Namespace) -> SegmentationEngine:
+    """Build the engine the shared options describe."""
+    from lednet_ros.engine import SegmentationEngine  # noqa: PLC0415 (heavy import, only when needed)
+
+    return SegmentationEngine(
+        args.weights,
+        device=args.device,
+        precision=args.precision,
+        model_size=args.model_size,
+        keep_aspect=args.keep_aspect,
+        num_threads=args.threads,
+    )
+
+
+def run_guarded(prog: str, body: Callable[[], int]) -> int:
+    """Run a command body; expected failures become one ``prog: error: ...`` line and exit 1."""
+    from lednet_ros.errors import LednetError  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
+    try:
+        return body()
+    except (LednetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lednet-ros`` and ``python -m lednet_ros``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    width = max(len(name) for name in COMMANDS)
+    listing = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="lednet-ros",
+        description="LEDNet semantic segmentation for ROS 2: tools around the segmentation node.",
+        epilog=f"commands:\n{listing}\n\nRun 'lednet-ros COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=sorted(COMMANDS), metavar="COMMAND", help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    if not argv:
+        parser.print_help()
+        return 2
+    parsed = parser.parse_args(argv[:1])
+    module = importlib.import_module(COMMANDS[parsed.command][0])
+    return int(module.main(argv[1:]))

@@ -1,0 +1,347 @@
+"""The inference engine: uint8 camera images in, uint8 label images out.
+
+Everything between upload and download runs on the engine's device: channel
+order swap, scaling to [0, 1], resizing to the model resolution,
+normalisation, the network (BatchNorm folded, channels_last, fp16 on CUDA),
+upsampling the class scores to the image's size, argmax, confidence, palette
+look-up and overlay blending. Only uint8 arrays cross back to the host.
+
+Pixel semantics (what a test reference must compute):
+
+1. the image, as float RGB in [0, 1], is resized to the model size with
+   bilinear interpolation (``align_corners=False``, no antialiasing) and
+   normalised with the checkpoint's mean/std, if any;
+2. the network's 1/8-resolution class scores are upsampled bilinearly
+   (``align_corners=True``) straight to the image's size;
+3. the label is the argmax; an output channel marked void in the checkpoint
+   becomes the ignore id (255); confidence is the softmax maximum x 255.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
+
+from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
+from lednet_ros.errors import ImageEncodingError, LednetError
+from lednet_ros.model import fold_batchnorm
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from torch import Tensor
+
+    from lednet_ros.class_config import ClassConfig
+
+__all__ = [
+    "DEFAULT_MODEL_SIZE",
+    "ChannelOrder",
+    "SegmentationEngine",
+    "SegmentationResult",
+    "model_input_size",
+    "resolve_device",
+    "resolve_precision",
+]
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_MODEL_SIZE = (1024, 512)
+"""(width, height) the authors trained and evaluated at."""
+
+ChannelOrder = Literal["rgb", "bgr"]
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """Per-pixel results at the input image's resolution (all uint8, host memory).
+
+    Attributes:
+        labels: HxW class train ids; the ignore id (255) where the network
+            predicted its void class.
+        confidence: HxW softmax probability of the chosen class x 255, or None
+            when not requested.
+        color: HxWx3 RGB palette image, or None when not requested.
+        overlay: HxWx3 RGB blend of the input and ``color``, or None.
+    """
+
+    labels: np.ndarray
+    confidence: np.ndarray | None = None
+    color: np.ndarray | None = None
+    overlay: np.ndarray | None = None
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` into a usable device.
+
+    ``auto`` picks the first CUDA device when there is one, else the CPU.
+
+    Raises:
+        LednetError: an unknown name, or CUDA asked for explicitly but unusable.
+    """
+    name = device.strip().lower()
+    if name == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda" or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA" if torch.version.cuda is None else "no usable CUDA device or driver"
+            msg = f"device {device!r} requested but CUDA is not available ({why}; torch {torch.__version__})"
+            raise LednetError(msg)
+        index = 0 if name == "cuda" else name.partition(":")[2]
+        if not str(index).isdigit() or int(index) >= torch.cuda.device_count():
+            msg = f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            raise LednetError(msg)
+        return torch.device("cuda", int(index))
+    msg = f"unknown device {device!r}: use auto, cpu, cuda or cuda:N"
+    raise LednetError(msg)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """``auto`` is fp16 on CUDA and fp32 on the CPU; fp16 on the CPU is refused.
+
+    Raises:
+        LednetError: an unknown precision, or fp16 without CUDA.
+    """
+    name = precision.strip().lower()
+    if name == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if name == "fp32":
+        return torch.float32
+    if name == "fp16":
+        if device.type != "cuda":
+            msg = "precision 'fp16' needs a CUDA device (CPU convolutions in fp16 are slower than fp32)"
+            raise LednetError(msg)
+        return torch.float16
+    msg = f"unknown precision {precision!r}: use auto, fp32 or fp16"
+    raise LednetError(msg)
+
+
+def model_input_size(image_size: tuple[int, int], model_size: tuple[int, int], *, keep_aspect: bool) -> tuple[int, int]:
+    """(width, height) the network sees for an image of ``image_size`` (width, height).
+
+    With ``keep_aspect`` the model width is kept and the height follows the
+    image's aspect ratio, rounded to a multiple of 8 (a 1920x1080 camera at
+    model width 1024 runs at 1024x576 instead of being squashed to 1024x512).
+    """
+    if not keep_aspect:
+        return model_size
+    width, height = image_size
+    model_width = model_size[0]
+    model_height = max(8, round(model_width * height / width / 8) * 8)
+    return (model_width, model_height)
+
+
+class SegmentationEngine:
+    """LEDNet inference on one device, from camera-shaped uint8 arrays.
+
+    Args:
+        checkpoint: a loaded :class:`Checkpoint`, a path to a weights file, or
+            None for the packaged default.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32`` or ``fp16``.
+        model_size: (width, height) the network runs at; default 1024x512.
+        keep_aspect: derive the model height from each image's aspect ratio.
+        class_config: colours/names to draw with instead of the checkpoint's
+            (must have the same number of classes).
+        num_threads: CPU threads for torch; None keeps torch's default.
+
+    Raises:
+        LednetError: unusable device or precision, bad weights, or a class
+            config that does not fit the weights.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint | str | os.PathLike[str] | None = None,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        model_size: tuple[int, int] = DEFAULT_MODEL_SIZE,
+        keep_aspect: bool = False,
+        class_config: ClassConfig | None = None,
+        num_threads: int | None = None,
+    ) -> None:
+        if isinstance(checkpoint, (str, os.PathLike)):
+            checkpoint = load_checkpoint(Path(checkpoint))
+        self.checkpoint: Checkpoint = checkpoint if checkpoint is not None else default_checkpoint()
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device)
+        if model_size[0] < 8 or model_size[1] < 8:
+            msg = f"model size {model_size[0]}x{model_size[1]} is too small (at least 8x8)"
+            raise LednetError(msg)
+        self.model_size = (int(model_size[0]), int(model_size[1]))
+        self.keep_aspect = keep_aspect
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+
+        meta = self.checkpoint.meta
+        self.classes = class_config or meta.classes
+        if self.classes.num_classes != meta.classes.num_classes:
+            msg = (
+                f"class config {self.classes.name!r} has {self.classes.num_classes} classes, "
+                f"weights {meta.name!r} predict {meta.classes.num_classes}"
+            )
+            raise LednetError(msg)
+        self.ignore_id = self.classes.ignore_id
+
+        model = fold_batchnorm(self.checkpoint.build_model())
+        self.channels_last = True
+        self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
+
+        # Output channel -> published label (void channel -> ignore id).
+        label_of_channel = torch.arange(256, dtype=torch.uint8)
+        if meta.void_class is not None:
+            label_of_channel[meta.void_class] = self.ignore_id
+        self._label_lut = label_of_channel.to(self.device)
+        self._palette = torch.from_numpy(self.classes.palette()).to(self.device)
+        if meta.mean is not None and meta.std is not None:
+            self._mean: Tensor | None = torch.tensor(meta.mean, device=self.device, dtype=self.dtype).view(1, 3, 1, 1)
+            self._std: Tensor | None = torch.tensor(meta.std, device=self.device, dtype=self.dtype).view(1, 3, 1, 1)
+        else:
+            self._mean = self._std = None
+        _LOG.info(
+            "LEDNet engine: weights %s on %s (%s), model size %dx%d%s",
+            self.checkpoint.describe(), self.device, self.precision_name, *self.model_size,
+            ", keep aspect" if keep_aspect else "",
+        )  # fmt: skip
+
+    @property
+    def precision_name(self) -> str:
+        """``fp16`` or ``fp32``."""
+        return "fp16" if self.dtype == torch.float16 else "fp32"
+
+    # -- public API ---------------------------------------------------------
+
+    def infer(
+        self,
+        image: np.ndarray,
+        *,
+        order: ChannelOrder = "rgb",
+        confidence: bool = True,
+        color: bool = False,
+        overlay: bool = False,
+        alpha: float = 0.5,
+    ) -> SegmentationResult:
+        """Segment one image.
+
+        Args:
+            image: HxWx3 uint8 (channel order given by ``order``) or HxW uint8 mono.
+            order: ``rgb`` or ``bgr`` (OpenCV's order); ignored for mono.
+            confidence: also return the per-pixel confidence.
+            color: also return the palette image.
+            overlay: also return the input blended with the palette image.
+            alpha: palette weight in the overlay, 0 (input only) to 1 (palette only).
+
+        Raises:
+            ImageEncodingError: not a uint8 HxW or HxWx3 array, or empty.
+        """
+        return self.infer_batch(
+            [image], order=order, confidence=confidence, color=color, overlay=overlay, alpha=alpha
+        )[0]
+
+    def infer_batch(
+        self,
+        images: Sequence[np.ndarray],
+        *,
+        order: ChannelOrder = "rgb",
+        confidence: bool = True,
+        color: bool = False,
+        overlay: bool = False,
+        alpha: float = 0.5,
+    ) -> list[SegmentationResult]:
+        """Segment several images with one forward pass per model input size.
+
+        Images may differ in size; those that map to the same model input size
+        (all of them, unless ``keep_aspect``) share one batched forward pass.
+        Arguments as for :meth:`infer`.
+        """
+        if order not in ("rgb", "bgr"):
+            msg = f"channel order must be 'rgb' or 'bgr', got {order!r}"
+            raise ValueError(msg)
+        if not 0.0 <= alpha <= 1.0:
+            msg = f"overlay alpha must be in [0, 1], got {alpha}"
+            raise ValueError(msg)
+        for image in images:
+            _check_image(image)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, image in enumerate(images):
+            size = model_input_size((image.shape[1], image.shape[0]), self.model_size, keep_aspect=self.keep_aspect)
+            groups.setdefault(size, []).append(index)
+        results: list[SegmentationResult | None] = [None] * len(images)
+        with torch.inference_mode():
+            for size, indices in groups.items():
+                uploaded = [self._upload(images[i], order) for i in indices]
+                batch = torch.cat([self._prepare(rgb, size) for rgb in uploaded])
+                coarse = self.model.coarse_logits(batch.contiguous(memory_format=torch.channels_last))
+                for row, (i, rgb) in enumerate(zip(indices, uploaded, strict=True)):
+                    results[i] = self._finish(coarse[row : row + 1], rgb, confidence, color, overlay, alpha)
+        return [r for r in results if r is not None]
+
+    # -- steps --------------------------------------------------------------
+
+    def _upload(self, image: np.ndarray, order: ChannelOrder) -> Tensor:
+        """Host uint8 array -> device uint8 tensor, 1x3xHxW in RGB order."""
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
+        if tensor.ndim == 2:
+            return tensor.view(1, 1, *tensor.shape).expand(1, 3, -1, -1)
+        tensor = tensor.permute(2, 0, 1).unsqueeze(0)
+        return tensor.flip(1) if order == "bgr" else tensor
+
+    def _prepare(self, rgb: Tensor, size: tuple[int, int]) -> Tensor:
+        """uint8 RGB -> normalised float at the model size (width, height)."""
+        x = rgb.to(self.dtype).mul_(1.0 / 255.0)
+        if (x.shape[-1], x.shape[-2]) != size:
+            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=False)
+        if self._mean is not None and self._std is not None:
+            x = (x - self._mean) / self._std
+        return x
+
+    def _finish(
+        self, coarse: Tensor, rgb: Tensor, want_confidence: bool, want_color: bool, want_overlay: bool, alpha: float
+    ) -> SegmentationResult:
+        height, width = rgb.shape[-2:]
+        logits = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
+        best, channel = logits.max(dim=1)
+        labels = self._label_lut[channel[0]]
+        confidence = None
+        if want_confidence:
+            # max softmax = 1 / sum(exp(l - max)); computed in fp32 for fp16 logits.
+            denominator = torch.exp(logits.float() - best.float().unsqueeze(1)).sum(dim=1)[0]
+            confidence = (255.0 / denominator).round_().to(torch.uint8)
+        color = overlay = None
+        if want_color or want_overlay:
+            color = self._palette[labels.long()]
+        if want_overlay and color is not None:
+            image = rgb[0].permute(1, 2, 0)
+            blended = image.float() * (1.0 - alpha) + color.float() * alpha
+            keep_input = (labels == self.ignore_id).unsqueeze(-1)
+            overlay = torch.where(keep_input, image, blended.round_().to(torch.uint8))
+        return SegmentationResult(
+            labels=labels.cpu().numpy(),
+            confidence=None if confidence is None else confidence.cpu().numpy(),
+            color=color.cpu().numpy() if (want_color and color is not None) else None,
+            overlay=None if overlay is None else overlay.contiguous().cpu().numpy(),
+        )
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray):
+        msg = f"expected a NumPy array, got {type(image).__name__}"
+        raise ImageEncodingError(msg)
+    if image.dtype != np.uint8:
+        msg = f"expected a uint8 image, got {image.dtype}"
+        raise ImageEncodingError(msg)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        msg = f"expected an HxW or HxWx3 image, got shape {image.shape}"
+        raise ImageEncodingError(msg)
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        msg = f"empty image of shape {image.shape}"
+        raise ImageEncodingError(msg)

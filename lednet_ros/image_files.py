@@ -1,0 +1,67 @@
+"""Reading and writing image files for the command-line tools.
+
+OpenCV stores pixels as BGR; everything in this package is RGB, so the
+conversion happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lednet_ros.errors import ImageEncodingError
+
+__all__ = ["IMAGE_SUFFIXES", "collect_images", "read_rgb", "write_png"]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
+
+
+def collect_images(paths: list[Path]) -> list[tuple[Path, Path]]:
+    """Expand files and folders into ``(image file, output stem)`` pairs.
+
+    A folder contributes every image below it, and its output stems keep the
+    sub-folder structure, so two ``frame_0001.png`` in different folders never
+    overwrite each other.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    found: list[tuple[Path, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+                found.append((file, file.relative_to(path).with_suffix("")))
+        elif path.is_file():
+            found.append((path, Path(path.stem)))
+        else:
+            msg = f"{path}: no such file or folder"
+            raise FileNotFoundError(msg)
+    return found
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """Read an image file as HxWx3 uint8 RGB (grey and 16-bit images are converted).
+
+    Raises:
+        ImageEncodingError: the file cannot be decoded as an image.
+    """
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        msg = f"{path}: not a readable image"
+        raise ImageEncodingError(msg)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def write_png(path: Path, image: np.ndarray) -> Path:
+    """Write an HxW (grey/labels) or HxWx3 RGB uint8 array as PNG, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = cv2.cvtColor(image, cv2.COLOR_RGB2BGR) if image.ndim == 3 else image
+    ok, encoded = cv2.imencode(".png", pixels)
+    if not ok:
+        msg = f"{path}: PNG encoding failed for an array of shape {image.shape}"
+        raise ImageEncodingError(msg)
+    path.write_bytes(encoded.tobytes())
+    return path

@@ -1,0 +1,58 @@
+"""ament_python package definition of lednet_ros.
+
+``colcon build`` uses it on a ROS 2 install (dependencies come from
+package.xml via rosdep, plus ``pip install torch``). The ``venv`` and ``test``
+extras pin the PyPI stack of the repository's ``.venv`` (ROS 2 Jazzy runtime
+wheels, CPU torch); they are never needed on a robot.
+"""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "lednet_ros"
+
+VENV_REQUIREMENTS = [
+    "ros-jazzy-rclpy[fastrtps]==7.1.6",
+    "ros-jazzy-sensor-msgs==5.3.6",
+    "ros-jazzy-std-msgs==5.3.6",
+    "ros-jazzy-diagnostic-msgs==5.3.6",
+    "torch==2.13.0",
+    "numpy==2.4.6",
+    "opencv-python-headless==5.0.0.93",
+    "PyYAML==6.0.3",
+    "tqdm==4.70.1",
+    "rosbags==0.11.9",
+]
+TEST_REQUIREMENTS = [
+    "pytest==9.2.0",
+    "ruff==0.17.6",
+    "rosbags-image==0.10.4",
+    "colcon-common-extensions==0.3.0",
+]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", sorted(glob("launch/*"))),
+        (f"share/{PACKAGE}/config", sorted(glob("config/*"))),
+        (f"share/{PACKAGE}/weights", sorted(glob("weights/*"))),
+    ],
+    install_requires=["setuptools"],
+    extras_require={"venv": VENV_REQUIREMENTS, "test": TEST_REQUIREMENTS},
+    python_requires=">=3.10",
+    zip_safe=False,
+    maintainer="lednet_ros developers",
+    maintainer_email="lednet-ros@users.noreply.github.com",
+    description="LEDNet real-time semantic segmentation node for ROS 2 cameras",
+    license="MIT",
+    entry_points={
+        "console_scripts": [
+            "lednet-ros = lednet_ros.cli:main",
+        ],
+    },
+)
