@@ -123,7 +123,9 @@ def run(
             ))  # fmt: skip
         environment = {
             "device": str(dev),
-            "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine(),
+            "device_name": torch.cuda.get_device_name(dev)
+            if dev.type == "cuda"
+            else platform.processor() or platform.machine(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "weights": engine.checkpoint.describe(),
@@ -151,7 +153,9 @@ def markdown_table(rows: list[BenchRow]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lednet-ros bench``."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Time the engine against plain eager PyTorch (Markdown + JSON).")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Time the engine against plain eager PyTorch (Markdown + JSON)."
+    )
     parser.add_argument("--sizes", type=parse_size, nargs="+", default=[(1024, 512), (512, 256)], metavar="WxH",
                         help="model sizes (default: 1024x512 512x256)")  # fmt: skip
     parser.add_argument("--iterations", type=int, default=20, help="timed rounds per size (default: 20)")
@@ -161,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR", help="output folder (default: out/bench)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/bench"), metavar="DIR", help="output folder (default: out/bench)"
+    )
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.warmup < 0 or args.batch < 1:
         parser.error("--iterations and --batch must be at least 1, --warmup at least 0")
@@ -182,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "bench.md").write_text(f"# {command}\n\n{header}\n\n{table}\n", encoding="utf-8")
         (args.out / "bench.json").write_text(
-            json.dumps({"command": command, "environment": environment, "rows": [asdict(r) for r in rows]}, indent=2) + "\n",
+            json.dumps({"command": command, "environment": environment, "rows": [asdict(r) for r in rows]}, indent=2)
+            + "\n",
             encoding="utf-8",
         )
         print(f"wrote {args.out / 'bench.md'} and {args.out / 'bench.json'}")

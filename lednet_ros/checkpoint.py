@@ -380,10 +380,7 @@ def _validate_against_model(path: Path, meta: WeightsSpec, state_dict: Mapping[s
     for key, reference in expected.items():
         value = state_dict.get(key, reference)
         if tuple(value.shape) != tuple(reference.shape):
-            msg = (
-                f"{path}: tensor {key!r} has shape {tuple(value.shape)} but "
-                f"{what} expects {tuple(reference.shape)}"
-            )
+            msg = f"{path}: tensor {key!r} has shape {tuple(value.shape)} but {what} expects {tuple(reference.shape)}"
             raise CheckpointError(msg)
         out[key] = value.to(reference.dtype)
     return out
@@ -454,13 +451,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             mirrored_right=True, provenance="authors' train/main.py (xiaoyufenfei/LEDNet)",
         )  # fmt: skip
         source = "authors"
-    elif _looks_like(keys, ("apn.", "encoder.stage1.unit1.")):
-        tensors = remap_pytorchcv_state_dict(raw)
-        meta = _foreign_meta(
-            file, f"lednet.pytorchcv_{stem}", _num_classes_of(file, tensors),
-            mirrored_right=False, provenance="pytorchcv lednet_cityscapes",
-        )  # fmt: skip
-        source = "pytorchcv"
     elif _looks_like(keys, ("encoder.stage1.down.",)):
         tensors = dict(_strip_wrappers(raw))
         mirrored = tuple(tensors.get("encoder.stage1.unit1.right.conv1a.weight", torch.empty(0, 0, 1, 3)).shape[-2:])
@@ -469,6 +459,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             mirrored_right=mirrored == (1, 3), provenance="bare lednet_ros state dict",
         )  # fmt: skip
         source = "lednet_ros"
+    elif _looks_like(keys, ("apn.", "encoder.stage1.unit1.conv.", "encoder.stage1.unit1.norm_activ.")):
+        tensors = remap_pytorchcv_state_dict(raw)
+        meta = _foreign_meta(
+            file, f"lednet.pytorchcv_{stem}", _num_classes_of(file, tensors),
+            mirrored_right=False, provenance="pytorchcv lednet_cityscapes",
+        )  # fmt: skip
+        source = "pytorchcv"
     else:
         sample = ", ".join(repr(k) for k in sorted(keys)[:3]) or "no keys"
         msg = f"{file}: not a LEDNet checkpoint in a known layout (lednet_ros, authors', pytorchcv); keys: {sample}"
@@ -542,4 +539,3 @@ def default_checkpoint() -> Checkpoint:
     if shipped.is_file():
         return load_checkpoint(shipped)
     return untrained_checkpoint()
-

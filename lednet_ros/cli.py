@@ -40,11 +40,25 @@ def parse_size(text: str) -> tuple[int, int]:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the model shares."""
     group = parser.add_argument_group("model")
-    group.add_argument("--weights", metavar="FILE", help="weights file (project, authors' or pytorchcv format); default: the packaged weights")
+    group.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="weights file (project, authors' or pytorchcv format); default: the packaged weights",
+    )
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    group.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"], help="default: fp16 on CUDA, fp32 on CPU")
-    group.add_argument("--model-size", type=parse_size, default=(1024, 512), metavar="WxH", help="network input size (default: 1024x512)")
-    group.add_argument("--keep-aspect", action="store_true", help="keep the image's aspect ratio: model height follows the image")
+    group.add_argument(
+        "--precision", default="auto", choices=["auto", "fp32", "fp16"], help="default: fp16 on CUDA, fp32 on CPU"
+    )
+    group.add_argument(
+        "--model-size",
+        type=parse_size,
+        default=(1024, 512),
+        metavar="WxH",
+        help="network input size (default: 1024x512)",
+    )
+    group.add_argument(
+        "--keep-aspect", action="store_true", help="keep the image's aspect ratio: model height follows the image"
+    )
     group.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
 
 

@@ -26,10 +26,14 @@ PROG = "lednet-ros demo"
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``lednet-ros demo``."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Segment a generated street scene and write PNGs and a report.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Segment a generated street scene and write PNGs and a report."
+    )
     parser.add_argument("--out", type=Path, default=Path("out"), metavar="DIR", help="output folder (default: out)")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default: 0)")
-    parser.add_argument("--size", type=parse_size, default=(1024, 512), metavar="WxH", help="scene size (default: 1024x512)")
+    parser.add_argument(
+        "--size", type=parse_size, default=(1024, 512), metavar="WxH", help="scene size (default: 1024x512)"
+    )
     parser.add_argument("--alpha", type=float, default=0.5, help="palette weight in the overlay (default: 0.5)")
     add_engine_arguments(parser)
     return parser

@@ -243,9 +243,9 @@ class SegmentationEngine:
         Raises:
             ImageEncodingError: not a uint8 HxW or HxWx3 array, or empty.
         """
-        return self.infer_batch(
-            [image], order=order, confidence=confidence, color=color, overlay=overlay, alpha=alpha
-        )[0]
+        return self.infer_batch([image], order=order, confidence=confidence, color=color, overlay=overlay, alpha=alpha)[
+            0
+        ]
 
     def infer_batch(
         self,

@@ -24,7 +24,9 @@ PROG = "lednet-ros info"
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lednet-ros info``."""
-    parser = argparse.ArgumentParser(prog=PROG, description="Show a weights file's metadata and this machine's devices.")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Show a weights file's metadata and this machine's devices."
+    )
     parser.add_argument("--weights", metavar="FILE", help="weights file to inspect (default: the packaged weights)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     args = parser.parse_args(argv)

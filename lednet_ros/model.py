@@ -154,7 +154,7 @@ class DownsamplerBlock(nn.Module):
         conv_channels = self.conv.out_channels
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shift = bn.bias - bn.running_mean * scale
-        conv_bn = nn.BatchNorm2d(conv_channels, eps=bn.eps).eval()
+        conv_bn = nn.BatchNorm2d(conv_channels, eps=bn.eps, device=bn.weight.device, dtype=bn.weight.dtype).eval()
         conv_bn.weight.copy_(bn.weight[:conv_channels])
         conv_bn.bias.copy_(bn.bias[:conv_channels])
         conv_bn.running_mean.copy_(bn.running_mean[:conv_channels])

@@ -51,7 +51,9 @@ def share_directory() -> Path:
         if (candidate / "config").is_dir():
             return candidate
         searched.append(candidate)
-    msg = f"cannot find the {PACKAGE_NAME} share directory (config/, weights/); looked in {', '.join(map(str, searched))}"
+    msg = (
+        f"cannot find the {PACKAGE_NAME} share directory (config/, weights/); looked in {', '.join(map(str, searched))}"
+    )
     raise FileNotFoundError(msg)
 
 

@@ -45,7 +45,7 @@ def run(engine: SegmentationEngine, inputs: list[Path], out_dir: Path, *, alpha:
     for source, stem in tqdm(images, desc="segmenting", unit="image", disable=None):
         try:
             rgb = read_rgb(source)
-        except Exception as exc:  # noqa: BLE001 (report any unreadable file and continue)
+        except Exception as exc:
             result.failed.append({"input": str(source), "error": str(exc)})
             tqdm.write(f"{PROG}: skipped {source}: {exc}")
             continue
@@ -82,8 +82,12 @@ def run(engine: SegmentationEngine, inputs: list[Path], out_dir: Path, *, alpha:
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``lednet-ros segment``."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders (searched recursively)")
-    parser.add_argument("--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)")
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="image files or folders (searched recursively)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)"
+    )
     parser.add_argument("--alpha", type=float, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)")
     add_engine_arguments(parser)
     return parser

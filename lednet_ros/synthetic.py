@@ -151,7 +151,9 @@ def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> Synthet
         x = vanish_x + side * (road_half + walk * 0.5) * depth**2 + side * rng.uniform(0, 0.05) * w
         size = (0.04 + 0.25 * depth**2) * h
         canvas.rect(x - size * 0.06, ground - size, x + size * 0.06, ground, VEGETATION, _jitter(rng, (80, 60, 40)))
-        canvas.ellipse(x, ground - size * 1.2, size * 0.55, size * 0.5, VEGETATION, _jitter(rng, (70, 120, 40), 25), texture=0.06)
+        canvas.ellipse(
+            x, ground - size * 1.2, size * 0.55, size * 0.5, VEGETATION, _jitter(rng, (70, 120, 40), 25), texture=0.06
+        )
     if rng.random() < 0.6:
         side = rng.choice([-1, 1])
         far, near = 0.15, rng.uniform(0.5, 0.95)
@@ -161,7 +163,12 @@ def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> Synthet
             x = vanish_x + side * (road_half + walk * 0.9) * depth**2
             pts.append((x, y, (0.02 + 0.12 * depth**2) * h))
         (xa, ya, ha), (xb, yb, hb) = pts
-        canvas.polygon(np.array([[xa, ya - ha], [xb, yb - hb], [xb, yb], [xa, ya]]), FENCE, _jitter(rng, (170, 150, 130)), texture=0.05)
+        canvas.polygon(
+            np.array([[xa, ya - ha], [xb, yb - hb], [xb, yb], [xa, ya]]),
+            FENCE,
+            _jitter(rng, (170, 150, 130)),
+            texture=0.05,
+        )
 
     # Poles with a sign or a traffic light.
     for _ in range(rng.integers(1, 4)):
@@ -174,9 +181,18 @@ def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> Synthet
         canvas.rect(x - thick, ground - tall, x + thick, ground, POLE, _jitter(rng, (150, 150, 150)))
         head = max(2.0, 0.06 * h * depth**2)
         if rng.random() < 0.5:
-            canvas.rect(x - head, ground - tall - head * 1.2, x + head, ground - tall, SIGN, _jitter(rng, (220, 210, 30)))
+            canvas.rect(
+                x - head, ground - tall - head * 1.2, x + head, ground - tall, SIGN, _jitter(rng, (220, 210, 30))
+            )
         else:
-            canvas.rect(x - head * 0.4, ground - tall - head * 2.2, x + head * 0.4, ground - tall, LIGHT, _jitter(rng, (40, 40, 40)))
+            canvas.rect(
+                x - head * 0.4,
+                ground - tall - head * 2.2,
+                x + head * 0.4,
+                ground - tall,
+                LIGHT,
+                _jitter(rng, (40, 40, 40)),
+            )
 
     # Vehicles and people, far to near so near ones occlude far ones.
     agents = sorted(rng.uniform(0.15, 1.0, size=rng.integers(1, 6)))
@@ -191,14 +207,29 @@ def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> Synthet
             cx = vanish_x + lane * road_half * scale
             paint = _jitter(rng, tuple(rng.integers(20, 230, 3).tolist()), 10)
             canvas.rect(cx - body_w / 2, ground - body_h, cx + body_w / 2, ground, label, paint, texture=0.02)
-            canvas.rect(cx - body_w * 0.4, ground - body_h * 0.92, cx + body_w * 0.4, ground - body_h * 0.6, label, (40.0, 50.0, 60.0))
+            canvas.rect(
+                cx - body_w * 0.4,
+                ground - body_h * 0.92,
+                cx + body_w * 0.4,
+                ground - body_h * 0.6,
+                label,
+                (40.0, 50.0, 60.0),
+            )
             for wheel_x in (cx - body_w * 0.35, cx + body_w * 0.35):
                 canvas.ellipse(wheel_x, ground - body_h * 0.05, body_w * 0.09, body_h * 0.1, label, (20.0, 20.0, 20.0))
         else:
             side = rng.choice([-1, 1])
             cx = vanish_x + side * (road_half + walk * rng.uniform(0.2, 0.8)) * scale
             tall = (0.05 + 0.35 * scale) * h
-            canvas.rect(cx - tall * 0.12, ground - tall * 0.82, cx + tall * 0.12, ground, PERSON, _jitter(rng, (60, 50, 120), 40), texture=0.04)
+            canvas.rect(
+                cx - tall * 0.12,
+                ground - tall * 0.82,
+                cx + tall * 0.12,
+                ground,
+                PERSON,
+                _jitter(rng, (60, 50, 120), 40),
+                texture=0.04,
+            )
             canvas.ellipse(cx, ground - tall * 0.9, tall * 0.08, tall * 0.1, PERSON, _jitter(rng, (200, 160, 130)))
 
     # Lighting, sensor noise and blur.

@@ -23,11 +23,12 @@ from lednet_ros._bootstrap import ensure_venv  # noqa: E402 (needs the path abov
 def main() -> int:
     python = str(ensure_venv(with_tests=True))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    print("== ruff check", flush=True)
+    print("== ruff check / ruff format --check", flush=True)
     lint = subprocess.run([python, "-m", "ruff", "check", "."], cwd=REPO_ROOT, env=env, check=False)
+    style = subprocess.run([python, "-m", "ruff", "format", "--check", "."], cwd=REPO_ROOT, env=env, check=False)
     print("== pytest", flush=True)
     tests = subprocess.run([python, "-m", "pytest", "test", *sys.argv[1:]], cwd=REPO_ROOT, env=env, check=False)
-    return lint.returncode or tests.returncode
+    return lint.returncode or style.returncode or tests.returncode
 
 
 if __name__ == "__main__":

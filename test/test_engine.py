@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+from conftest import cuda, randomized_checkpoint
+
+from lednet_ros.checkpoint import Checkpoint
+from lednet_ros.engine import SegmentationEngine, model_input_size, resolve_device, resolve_precision
+from lednet_ros.errors import ImageEncodingError, LednetError
+
+
+def reference_labels(
+    checkpoint: Checkpoint, image_rgb: np.ndarray, model_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain eager float64: unfolded BN, NCHW, the engine's documented pixel semantics."""
+    model = checkpoint.build_model().double()
+    x = torch.from_numpy(image_rgb.astype(np.float64) / 255.0).permute(2, 0, 1).unsqueeze(0)
+    height, width = image_rgb.shape[:2]
+    x = F.interpolate(x, size=(model_size[1], model_size[0]), mode="bilinear", align_corners=False)
+    if checkpoint.meta.mean is not None:
+        x = (x - torch.tensor(checkpoint.meta.mean, dtype=torch.float64).view(1, 3, 1, 1)) / torch.tensor(
+            checkpoint.meta.std, dtype=torch.float64
+        ).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = model(x, output_size=(height, width))
+    probabilities = torch.softmax(logits, 1)
+    labels = logits.argmax(1)[0].numpy().astype(np.uint8)
+    # A comparison is only meaningful if the network's answer varies over the image.
+    shares = np.bincount(labels.ravel(), minlength=256) / labels.size
+    assert (shares >= 0.01).sum() >= 3, f"degenerate test network: class shares {shares[shares > 0]}"
+    return labels, (probabilities.max(1).values[0] * 255).numpy()
+
+
+def _random_image(height: int, width: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def engine(checkpoint: Checkpoint) -> SegmentationEngine:
+    return SegmentationEngine(checkpoint, device="cpu", model_size=(256, 128))
+
+
+@pytest.mark.parametrize(("height", "width"), [(128, 256), (480, 640), (37, 53), (1080, 1920)])
+def test_fp32_engine_agrees_with_float64_eager_reference(engine: SegmentationEngine, checkpoint: Checkpoint,
+                                                         height: int, width: int) -> None:  # fmt: skip
+    image = _random_image(height, width, seed=height)
+    result = engine.infer(image)
+    expected, confidence = reference_labels(checkpoint, image, engine.model_size)
+    assert result.labels.shape == (height, width) and result.labels.dtype == np.uint8
+    agreement = float(np.mean(result.labels == expected))
+    assert agreement >= 0.999, f"labels agree on {agreement:.4%} of pixels"
+    assert result.confidence is not None
+    assert np.abs(result.confidence.astype(float) - confidence).max() <= 1.0
+
+
+def test_engine_at_the_default_1024x512_model_size(checkpoint: Checkpoint) -> None:
+    engine = SegmentationEngine(checkpoint, device="cpu")
+    assert engine.model_size == (1024, 512)
+    image = _random_image(512, 1024, seed=9)
+    expected, _ = reference_labels(checkpoint, image, (1024, 512))
+    assert np.mean(engine.infer(image).labels == expected) >= 0.999
+
+
+def test_mean_std_normalisation_is_applied(checkpoint: Checkpoint) -> None:
+    normalised = replace(checkpoint, meta=replace(checkpoint.meta, mean=(0.3, 0.4, 0.5), std=(0.2, 0.3, 0.25)))
+    engine = SegmentationEngine(normalised, device="cpu", model_size=(128, 64))
+    image = _random_image(64, 128, seed=1)
+    expected, _ = reference_labels(normalised, image, (128, 64))
+    plain, _ = reference_labels(checkpoint, image, (128, 64))
+    assert np.mean(expected != plain) > 0.01, "normalisation must matter for this test to mean anything"
+    assert np.mean(engine.infer(image).labels == expected) >= 0.999
+
+
+def test_bgr_input_equals_rgb_input_reversed(engine: SegmentationEngine) -> None:
+    image = _random_image(96, 160, seed=2)
+    rgb = engine.infer(image, order="rgb").labels
+    assert np.array_equal(engine.infer(np.ascontiguousarray(image[..., ::-1]), order="bgr").labels, rgb)
+    assert not np.array_equal(engine.infer(image, order="bgr").labels, rgb)
+
+
+def test_mono8_is_treated_as_grey_rgb(engine: SegmentationEngine) -> None:
+    grey = _random_image(90, 120, seed=3)[..., 0]
+    result = engine.infer(grey, color=True, overlay=True)
+    assert np.array_equal(result.labels, engine.infer(np.stack([grey] * 3, axis=-1)).labels)
+    assert result.overlay is not None and result.overlay.shape == (90, 120, 3)
+
+
+def test_batch_equals_single_images_of_different_sizes(engine: SegmentationEngine) -> None:
+    images = [_random_image(128, 256, 4), _random_image(70, 90, 5), _random_image(128, 256, 6)]
+    batch = engine.infer_batch(images, color=True)
+    for image, result in zip(images, batch, strict=True):
+        single = engine.infer(image, color=True)
+        assert np.array_equal(result.labels, single.labels)
+        assert np.array_equal(result.color, single.color)
+
+
+def test_color_and_overlay_follow_the_palette_and_alpha(engine: SegmentationEngine) -> None:
+    image = _random_image(64, 96, seed=7)
+    result = engine.infer(image, color=True, overlay=True, alpha=0.25)
+    palette = engine.classes.palette()
+    assert np.array_equal(result.color, palette[result.labels])
+    expected = np.round(image * 0.75 + palette[result.labels] * 0.25).astype(np.uint8)
+    assert result.overlay is not None
+    assert np.abs(result.overlay.astype(int) - expected.astype(int)).max() <= 1
+    only_input = engine.infer(image, overlay=True, alpha=0.0).overlay
+    assert np.array_equal(only_input, image)
+
+
+def test_outputs_are_only_computed_on_request(engine: SegmentationEngine) -> None:
+    result = engine.infer(_random_image(32, 32, 0), confidence=False)
+    assert result.confidence is None and result.color is None and result.overlay is None
+
+
+def test_keep_aspect_derives_the_model_height() -> None:
+    assert model_input_size((1920, 1080), (1024, 512), keep_aspect=True) == (1024, 576)
+    assert model_input_size((640, 480), (1024, 512), keep_aspect=True) == (1024, 768)
+    assert model_input_size((1920, 1080), (1024, 512), keep_aspect=False) == (1024, 512)
+
+
+def test_keep_aspect_engine_matches_reference_at_derived_size(checkpoint: Checkpoint) -> None:
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(160, 80), keep_aspect=True)
+    image = _random_image(90, 160, seed=8)
+    expected, _ = reference_labels(checkpoint, image, (160, 88))
+    assert np.mean(engine.infer(image).labels == expected) >= 0.999
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.zeros((10, 10, 3), dtype=np.float32), "uint8"),
+        (np.zeros((10, 10, 4), dtype=np.uint8), "HxW or HxWx3"),
+        (np.zeros((0, 10, 3), dtype=np.uint8), "empty"),
+        (np.zeros((2, 3, 4, 3), dtype=np.uint8), "HxW or HxWx3"),
+    ],
+)
+def test_bad_images_are_rejected_with_the_reason(engine: SegmentationEngine, image: np.ndarray, message: str) -> None:
+    with pytest.raises(ImageEncodingError, match=message):
+        engine.infer(image)
+
+
+def test_bad_arguments_are_rejected(engine: SegmentationEngine) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        engine.infer(_random_image(8, 8, 0), alpha=1.5)
+    with pytest.raises(ValueError, match="order"):
+        engine.infer(_random_image(8, 8, 0), order="yuv")  # type: ignore[arg-type]
+    with pytest.raises(LednetError, match="too small"):
+        SegmentationEngine(randomized_checkpoint(0), device="cpu", model_size=(4, 4))
+
+
+def test_device_and_precision_resolution() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_precision("auto", torch.device("cpu")) == torch.float32
+    assert resolve_precision("fp16", torch.device("cuda", 0)) == torch.float16
+    with pytest.raises(LednetError, match="unknown device 'gpu'"):
+        resolve_device("gpu")
+    with pytest.raises(LednetError, match="fp16' needs a CUDA device"):
+        resolve_precision("fp16", torch.device("cpu"))
+    with pytest.raises(LednetError, match="unknown precision"):
+        resolve_precision("int8", torch.device("cpu"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_explicit_cuda_without_cuda_is_a_clear_error() -> None:
+    with pytest.raises(LednetError, match="device 'cuda' requested but CUDA is not available"):
+        SegmentationEngine(randomized_checkpoint(0), device="cuda")
+
+
+def test_class_config_with_another_class_count_is_refused(checkpoint: Checkpoint) -> None:
+    from lednet_ros.class_config import ClassConfig
+
+    two = ClassConfig("two", ("a", "b"), ((0, 0, 0), (1, 1, 1)))
+    with pytest.raises(LednetError, match=r"has 2 classes, weights .* predict 19"):
+        SegmentationEngine(checkpoint, device="cpu", class_config=two)
+
+
+@cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize(("precision", "minimum"), [("fp32", 0.999), ("fp16", 0.99)])
+def test_cuda_engine_agrees_with_float64_reference(checkpoint: Checkpoint, precision: str, minimum: float) -> None:
+    engine = SegmentationEngine(checkpoint, device="cuda", precision=precision, model_size=(1024, 512))
+    for height, width in [(512, 1024), (1080, 1920), (480, 640)]:
+        image = _random_image(height, width, seed=width)
+        expected, _ = reference_labels(checkpoint, image, (1024, 512))
+        results = engine.infer_batch([image, image], color=True, overlay=True)
+        agreement = float(np.mean(results[0].labels == expected))
+        assert agreement >= minimum, f"{precision} {width}x{height}: {agreement:.4%}"
+        assert np.array_equal(results[0].labels, results[1].labels)
