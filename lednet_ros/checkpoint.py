@@ -41,7 +41,7 @@ from lednet_ros.model import LEDNet, lednet
 from lednet_ros.resources import weights_directory
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from torch import Tensor
 
@@ -312,6 +312,44 @@ def remap_pytorchcv_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Te
     return out
 
 
+def _remap_project_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return _strip_wrappers(state_dict)
+
+
+def _right_half_mirrored(state_dict: Mapping[str, Tensor]) -> bool:
+    first = state_dict.get("encoder.stage1.unit1.right.conv1a.weight")
+    return first is None or tuple(first.shape[-2:]) == (1, 3)
+
+
+@dataclass(frozen=True)
+class _ForeignLayout:
+    """A state-dict layout without our metadata: how to spot it, rename it, describe it."""
+
+    source: str
+    markers: tuple[str, ...]  # key prefixes only this layout has
+    remap: Callable[[Mapping[str, Tensor]], dict[str, Tensor]]
+    mirrored_right: Callable[[Mapping[str, Tensor]], bool]
+    name_tag: str
+    provenance: str
+
+
+_FOREIGN_LAYOUTS = (
+    _ForeignLayout(
+        "authors", ("encoder.initial_block.", "decoder.apn."), remap_authors_state_dict,
+        lambda _: True, "authors_", "authors' train/main.py (xiaoyufenfei/LEDNet)",
+    ),
+    _ForeignLayout(
+        "lednet_ros", ("encoder.stage1.down.",), _remap_project_state_dict,
+        _right_half_mirrored, "", "bare lednet_ros state dict",
+    ),
+    _ForeignLayout(
+        "pytorchcv", ("apn.", "encoder.stage1.unit1.conv.", "encoder.stage1.unit1.norm_activ."),
+        remap_pytorchcv_state_dict, lambda _: False, "pytorchcv_", "pytorchcv lednet_cityscapes",
+    ),
+)  # fmt: skip
+"""Checked in order; our own bare layout before pytorchcv's (both have ``encoder.stage1.unit1.``)."""
+
+
 # --- loading ---------------------------------------------------------------
 
 
@@ -346,10 +384,6 @@ def _torch_load(path: Path) -> Any:
             first = lines[0].split(". ")[0] if lines else type(exc).__name__
             msg = f"{path}: not a readable PyTorch weights file; truncated or corrupt? ({first})"
         raise CheckpointError(msg) from None
-
-
-def _looks_like(keys: set[str], prefixes: tuple[str, ...]) -> bool:
-    return any(k.startswith(prefixes) for k in keys)
 
 
 def _check_tensors(path: Path, state_dict: Mapping[str, Any]) -> None:
@@ -443,34 +477,20 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             break
     _check_tensors(file, raw)
     keys = set(_strip_wrappers(raw))
-    stem = file.name.split(".")[0]
-    if _looks_like(keys, ("encoder.initial_block.", "decoder.apn.")):
-        tensors = remap_authors_state_dict(raw)
-        meta = _foreign_meta(
-            file, f"lednet.authors_{stem}", _num_classes_of(file, tensors),
-            mirrored_right=True, provenance="authors' train/main.py (xiaoyufenfei/LEDNet)",
-        )  # fmt: skip
-        source = "authors"
-    elif _looks_like(keys, ("encoder.stage1.down.",)):
-        tensors = dict(_strip_wrappers(raw))
-        mirrored = tuple(tensors.get("encoder.stage1.unit1.right.conv1a.weight", torch.empty(0, 0, 1, 3)).shape[-2:])
-        meta = _foreign_meta(
-            file, f"lednet.{stem}", _num_classes_of(file, tensors),
-            mirrored_right=mirrored == (1, 3), provenance="bare lednet_ros state dict",
-        )  # fmt: skip
-        source = "lednet_ros"
-    elif _looks_like(keys, ("apn.", "encoder.stage1.unit1.conv.", "encoder.stage1.unit1.norm_activ.")):
-        tensors = remap_pytorchcv_state_dict(raw)
-        meta = _foreign_meta(
-            file, f"lednet.pytorchcv_{stem}", _num_classes_of(file, tensors),
-            mirrored_right=False, provenance="pytorchcv lednet_cityscapes",
-        )  # fmt: skip
-        source = "pytorchcv"
-    else:
+    layout = next((lay for lay in _FOREIGN_LAYOUTS if any(k.startswith(lay.markers) for k in keys)), None)
+    if layout is None:
         sample = ", ".join(repr(k) for k in sorted(keys)[:3]) or "no keys"
         msg = f"{file}: not a LEDNet checkpoint in a known layout (lednet_ros, authors', pytorchcv); keys: {sample}"
         raise CheckpointError(msg)
-    return Checkpoint(meta, _validate_against_model(file, meta, tensors), file, source, digest)
+    tensors = layout.remap(raw)
+    meta = _foreign_meta(
+        file,
+        f"lednet.{layout.name_tag}{file.name.split('.')[0]}",
+        _num_classes_of(file, tensors),
+        mirrored_right=layout.mirrored_right(tensors),
+        provenance=layout.provenance,
+    )
+    return Checkpoint(meta, _validate_against_model(file, meta, tensors), file, layout.source, digest)
 
 
 def save_checkpoint(path: str | os.PathLike[str], model: LEDNet, meta: WeightsSpec) -> Path:
