@@ -23,6 +23,8 @@ VENV_REQUIREMENTS = [
     "PyYAML==6.0.3",
     "tqdm==4.70.1",
     "rosbags==0.11.9",
+    "matplotlib==3.11.2",
+    "setuptools==84.2.1",
 ]
 TEST_REQUIREMENTS = [
     "pytest==9.2.0",

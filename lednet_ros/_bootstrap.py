@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,11 @@ def _missing_modules() -> list[str]:
 def venv_python() -> Path:
     """The interpreter of the repository's virtual environment."""
     return VENV_DIR / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _has_pip(python: Path) -> bool:
+    probe = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, check=False)
+    return probe.returncode == 0
 
 
 def _run(command: list[str]) -> None:
@@ -73,17 +79,22 @@ def ensure_venv(*, with_tests: bool = False) -> Path:
         SystemExit: venv creation or an install step failed (the reason is printed).
     """
     python = venv_python()
-    if not python.exists():
-        _say(f"creating the virtual environment {VENV_DIR} (one time, a few minutes)")
-        try:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV_DIR)], check=True)
-        except subprocess.CalledProcessError:
-            _say("'python3 -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv")
-            raise SystemExit(1) from None
     wanted = {_fingerprint(with_tests=False)} | ({_fingerprint(with_tests=True)} if with_tests else set())
     have = _installed()
-    if wanted <= have:
+    if python.exists() and wanted <= have:
         return python
+    if python.exists() and not _has_pip(python):
+        # A venv without pip is what an earlier failed set-up (no python3-venv) leaves behind.
+        _say(f"{VENV_DIR} has no working pip (an earlier set-up failed?): recreating it")
+        shutil.rmtree(VENV_DIR)
+        have = set()
+    if not python.exists():
+        _say(f"creating the virtual environment {VENV_DIR} (one time, a few minutes)")
+        created = subprocess.run([sys.executable, "-m", "venv", str(VENV_DIR)], check=False)
+        if created.returncode != 0 or not _has_pip(python):
+            shutil.rmtree(VENV_DIR, ignore_errors=True)
+            _say("'python3 -m venv' failed; on Debian/Ubuntu install it with: sudo apt-get install python3-venv")
+            raise SystemExit(1)
     extras = "venv,test" if with_tests else "venv"
     _run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-e", f".[{extras}]"])
     if with_tests:

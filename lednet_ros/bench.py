@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lednet_ros.cli import parse_size, run_guarded
+from lednet_ros.cli import parse_size, positive_int, run_guarded
 from lednet_ros.engine import SegmentationEngine
 
 __all__ = ["BenchRow", "main", "run"]
@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N", help="CPU threads for torch (default: torch's choice)"
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("out/bench"), metavar="DIR", help="output folder (default: out/bench)"
     )

@@ -23,6 +23,7 @@ Loading never unpickles code: every file goes through
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -388,6 +389,9 @@ def _torch_load(path: Path) -> Any:
 
 def _check_tensors(path: Path, state_dict: Mapping[str, Any]) -> None:
     for key, value in state_dict.items():
+        if not isinstance(key, str):
+            msg = f"{path}: tensor names must be strings, found {type(key).__name__} {key!r}"
+            raise CheckpointError(msg)
         if not isinstance(value, torch.Tensor):
             msg = f"{path}: entry {key!r} is a {type(value).__name__}, not a tensor"
             raise CheckpointError(msg)
@@ -510,9 +514,14 @@ def save_checkpoint(path: str | os.PathLike[str], model: LEDNet, meta: WeightsSp
         )
         raise CheckpointError(msg)
     provenance = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **meta.provenance}
+    try:  # plain JSON data only: anything else would make the file unloadable with weights_only=True
+        plain_meta = json.loads(json.dumps(replace(meta, provenance=provenance).to_dict(), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        msg = f"{file}: checkpoint metadata must be plain JSON data ({exc})"
+        raise CheckpointError(msg) from None
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "meta": replace(meta, provenance=provenance).to_dict(),
+        "meta": plain_meta,
         "state_dict": {k: v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype).clone()
                        for k, v in model.state_dict().items()},
     }  # fmt: skip
@@ -532,12 +541,9 @@ def untrained_checkpoint(
 ) -> Checkpoint:
     """Randomly initialised weights (PyTorch's default init, fixed seed), marked untrained."""
     classes = classes or load_class_config()
-    generator_state = torch.random.get_rng_state()
-    try:
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's CPU and CUDA generators alone
+        torch.random.default_generator.manual_seed(seed)  # the CPU generator only; CUDA's stay as they are
         model = LEDNet(classes.num_classes, mirrored_right=mirrored_right)
-    finally:
-        torch.random.set_rng_state(generator_state)
     meta = WeightsSpec(
         name=f"lednet.untrained_seed{seed}",
         num_classes=classes.num_classes,

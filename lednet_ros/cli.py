@@ -18,12 +18,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lednet_ros.engine import SegmentationEngine
 
-__all__ = ["COMMANDS", "add_engine_arguments", "engine_from_args", "main", "parse_size", "run_guarded"]
+__all__ = [
+    "COMMANDS",
+    "add_engine_arguments",
+    "engine_from_args",
+    "main",
+    "parse_size",
+    "positive_int",
+    "run_guarded",
+    "unit_interval",
+]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("lednet_ros.demo", "segment a generated street scene and write PNGs (the quick start)"),
     "segment": ("lednet_ros.segment", "segment image files or folders, write label/colour/overlay PNGs"),
     "bench": ("lednet_ros.bench", "time the engine against plain eager PyTorch; Markdown + JSON"),
+    "synth": ("lednet_ros.synth", "generate synthetic street scenes with exact labels (dataset and rosbag2)"),
+    "train": ("lednet_ros.train", "train LEDNet (the authors' recipe) on a Cityscapes-layout dataset"),
     "info": ("lednet_ros.info", "show what a weights file holds, the devices and the versions"),
 }
 
@@ -35,6 +46,26 @@ def parse_size(text: str) -> tuple[int, int]:
         msg = f"expected WIDTHxHEIGHT with both at least 8, e.g. 1024x512; got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return (int(width), int(height))
+
+
+def positive_int(text: str) -> int:
+    """Parse an integer of at least 1 for argparse."""
+    if not text.strip().isdigit() or int(text) < 1:
+        msg = f"expected a whole number of at least 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
+
+
+def unit_interval(text: str) -> float:
+    """Parse a number in [0, 1] for argparse (overlay alpha)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        msg = f"expected a number from 0 to 1, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +90,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--keep-aspect", action="store_true", help="keep the image's aspect ratio: model height follows the image"
     )
-    group.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch (default: torch's choice)")
+    group.add_argument(
+        "--threads", type=positive_int, metavar="N", help="CPU threads for torch (default: torch's choice)"
+    )
 
 
 def engine_from_args(args: argparse.Namespace) -> SegmentationEngine:
@@ -83,7 +116,7 @@ def run_guarded(prog: str, body: Callable[[], int]) -> int:
     logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
     try:
         return body()
-    except (LednetError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (LednetError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

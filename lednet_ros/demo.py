@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lednet_ros.cli import add_engine_arguments, engine_from_args, parse_size, run_guarded
+from lednet_ros.cli import add_engine_arguments, engine_from_args, parse_size, run_guarded, unit_interval
 from lednet_ros.image_files import write_png
 from lednet_ros.synthetic import street_scene
 
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size", type=parse_size, default=(1024, 512), metavar="WxH", help="scene size (default: 1024x512)"
     )
-    parser.add_argument("--alpha", type=float, default=0.5, help="palette weight in the overlay (default: 0.5)")
+    parser.add_argument(
+        "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
+    )
     add_engine_arguments(parser)
     return parser
 
@@ -62,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         accuracy = float(np.mean(seg.labels == frame.labels))
         meta = engine.checkpoint.meta
         warning = (
-            "**These weights are untrained** (random initialisation): the colours are "
-            "meaningless; the run only shows that the pipeline works."
+            "**These weights are untrained** (random initialisation): the labels are "
+            "meaningless (typically one class everywhere); the run only shows that the pipeline works."
             if not meta.trained
             else ""
         )
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         report.write_text("\n".join(lines), encoding="utf-8")
         print(f"weights: {engine.checkpoint.describe()}")
         if not meta.trained:
-            print("NOTE: no trained weights are shipped yet, so this model is UNTRAINED and its output is noise.")
+            print("NOTE: no trained weights are shipped yet: this model is UNTRAINED, so its labels are meaningless "
+                  "(an untrained LEDNet tends to predict one class everywhere).")  # fmt: skip
         print(f"segmented a {args.size[0]}x{args.size[1]} synthetic street scene in {elapsed_ms:.0f} ms on {engine.device}; "
               f"pixel accuracy {accuracy:.1%}")  # fmt: skip
         for what, path in files.items():

@@ -9,8 +9,9 @@ look-up and overlay blending. Only uint8 arrays cross back to the host.
 Pixel semantics (what a test reference must compute):
 
 1. the image, as float RGB in [0, 1], is resized to the model size with
-   bilinear interpolation (``align_corners=False``, no antialiasing) and
-   normalised with the checkpoint's mean/std, if any;
+   bilinear interpolation (``align_corners=False``), antialiased along each
+   axis that shrinks (as PIL's resize, which the authors trained with, does),
+   and normalised with the checkpoint's mean/std, if any;
 2. the network's 1/8-resolution class scores are upsampled bilinearly
    (``align_corners=True``) straight to the image's size;
 3. the label is the argmax; an output channel marked void in the checkpoint
@@ -54,6 +55,9 @@ _LOG = logging.getLogger(__name__)
 
 DEFAULT_MODEL_SIZE = (1024, 512)
 """(width, height) the authors trained and evaluated at."""
+
+MAX_ASPECT = 4
+"""With ``keep_aspect``, the model height is at most this many times its width."""
 
 ChannelOrder = Literal["rgb", "bgr"]
 
@@ -130,13 +134,15 @@ def model_input_size(image_size: tuple[int, int], model_size: tuple[int, int], *
     With ``keep_aspect`` the model width is kept and the height follows the
     image's aspect ratio, rounded to a multiple of 8 (a 1920x1080 camera at
     model width 1024 runs at 1024x576 instead of being squashed to 1024x512).
+    The height is capped at ``MAX_ASPECT`` times the width, so a degenerate
+    image cannot ask for a gigantic tensor.
     """
     if not keep_aspect:
         return model_size
     width, height = image_size
     model_width = model_size[0]
-    model_height = max(8, round(model_width * height / width / 8) * 8)
-    return (model_width, model_height)
+    model_height = round(model_width * height / width / 8) * 8
+    return (model_width, min(max(8, model_height), MAX_ASPECT * model_width))
 
 
 class SegmentationEngine:
@@ -289,7 +295,10 @@ class SegmentationEngine:
 
     def _upload(self, image: np.ndarray, order: ChannelOrder) -> Tensor:
         """Host uint8 array -> device uint8 tensor, 1x3xHxW in RGB order."""
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device, non_blocking=True)
+        array = np.ascontiguousarray(image)
+        if not array.flags.writeable:  # e.g. np.frombuffer over a ROS message; torch refuses to share those
+            array = array.copy()
+        tensor = torch.from_numpy(array).to(self.device, non_blocking=True)
         if tensor.ndim == 2:
             return tensor.view(1, 1, *tensor.shape).expand(1, 3, -1, -1)
         tensor = tensor.permute(2, 0, 1).unsqueeze(0)
@@ -299,7 +308,8 @@ class SegmentationEngine:
         """uint8 RGB -> normalised float at the model size (width, height)."""
         x = rgb.to(self.dtype).mul_(1.0 / 255.0)
         if (x.shape[-1], x.shape[-2]) != size:
-            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=False)
+            shrinks = size[0] < x.shape[-1] or size[1] < x.shape[-2]
+            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=shrinks)
         if self._mean is not None and self._std is not None:
             x = (x - self._mean) / self._std
         return x

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lednet_ros.errors import ImageEncodingError
+from lednet_ros.errors import ImageEncodingError, LednetError
 
 __all__ = ["IMAGE_SUFFIXES", "collect_images", "read_rgb", "write_png"]
 
@@ -21,24 +21,34 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".
 def collect_images(paths: list[Path]) -> list[tuple[Path, Path]]:
     """Expand files and folders into ``(image file, output stem)`` pairs.
 
-    A folder contributes every image below it, and its output stems keep the
+    A folder contributes every image below it (hidden folders such as
+    ``.venv`` or ``.git`` are skipped), and its output stems keep the
     sub-folder structure, so two ``frame_0001.png`` in different folders never
     overwrite each other.
 
     Raises:
         FileNotFoundError: a path does not exist.
+        LednetError: two inputs would write the same outputs.
     """
     found: list[tuple[Path, Path]] = []
     for path in paths:
         if path.is_dir():
-            for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
-                found.append((file, file.relative_to(path).with_suffix("")))
+            for file in sorted(path.rglob("*")):
+                hidden = any(part.startswith(".") for part in file.relative_to(path).parts)
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file() and not hidden:
+                    found.append((file, file.relative_to(path).with_suffix("")))
         elif path.is_file():
             found.append((path, Path(path.stem)))
         else:
             msg = f"{path}: no such file or folder"
             raise FileNotFoundError(msg)
-    return found
+    owners: dict[Path, Path] = {}
+    for file, stem in found:
+        if stem in owners and owners[stem] != file:
+            msg = f"{owners[stem]} and {file} would both write {stem}_*.png; segment them into separate --out folders"
+            raise LednetError(msg)
+        owners[stem] = file
+    return list(dict.fromkeys(found))
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -49,6 +49,7 @@ __all__ = [
     "LEDNet",
     "LEDNetEncoder",
     "SplitShuffleBlock",
+    "channel_shuffle_nhwc",
     "count_parameters",
     "fold_batchnorm",
     "lednet",
@@ -83,12 +84,26 @@ def _upsample(x: Tensor, size: Sequence[int]) -> Tensor:
 
 
 def _channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    # The native op keeps channels_last layout without copies; ONNX has no
-    # channel_shuffle operator, so export traces the reshape/transpose form.
+    """Interleave the channel groups (ShuffleNet's shuffle), keeping the memory layout.
+
+    On the CPU the native op keeps channels_last. Elsewhere PyTorch's generic
+    version returns a contiguous NCHW copy, which would cost a layout
+    conversion in every unit, so a channels_last tensor is shuffled as NHWC.
+    ONNX has no channel_shuffle operator, so export traces the reshape form.
+    """
+    n, c, h, w = x.shape
     if torch.onnx.is_in_onnx_export():
-        n, c, h, w = x.shape
         return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
-    return F.channel_shuffle(x, groups)
+    if x.device.type == "cpu" or not x.is_contiguous(memory_format=torch.channels_last):
+        return F.channel_shuffle(x, groups)
+    return channel_shuffle_nhwc(x, groups)
+
+
+def channel_shuffle_nhwc(x: Tensor, groups: int) -> Tensor:
+    """Channel shuffle of a channels_last tensor that returns channels_last (one copy)."""
+    n, c, h, w = x.shape
+    nhwc = x.permute(0, 2, 3, 1).reshape(n, h, w, groups, c // groups).transpose(3, 4).reshape(n, h, w, c)
+    return nhwc.permute(0, 3, 1, 2)
 
 
 class ConvBnReLU(nn.Sequential):

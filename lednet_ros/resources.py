@@ -48,7 +48,7 @@ def share_directory() -> Path:
         candidate = lookup()
         if candidate is None:
             continue
-        if (candidate / "config").is_dir():
+        if (candidate / "config" / "cityscapes.yaml").is_file():
             return candidate
         searched.append(candidate)
     msg = (

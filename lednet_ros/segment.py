@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lednet_ros.cli import add_engine_arguments, engine_from_args, run_guarded
+from lednet_ros.cli import add_engine_arguments, engine_from_args, run_guarded, unit_interval
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.image_files import collect_images, read_rgb, write_png
 
@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)"
     )
-    parser.add_argument("--alpha", type=float, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)")
+    parser.add_argument(
+        "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
+    )
     add_engine_arguments(parser)
     return parser
 
@@ -96,19 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lednet-ros segment``."""
     args = build_parser().parse_args(argv)
-    if not 0.0 <= args.alpha <= 1.0:
-        build_parser().error(f"--alpha must be within 0..1, got {args.alpha}")
 
     def body() -> int:
+        images = collect_images(args.paths)  # bad paths fail before the model is built
+        if not images:
+            print(f"{PROG}: no images found in the given paths")
+            return 1
         engine = engine_from_args(args)
         print(f"weights: {engine.checkpoint.describe()}")
         result = run(engine, args.paths, args.out, alpha=args.alpha)
         print(f"wrote {len(result.outputs)} x 3 PNGs and {result.summary_file}")
         if result.failed:
             print(f"{len(result.failed)} input(s) could not be read; listed in {result.summary_file}")
-            return 1
-        if not result.outputs:
-            print("no images found in the given paths")
             return 1
         return 0
 

@@ -1,28 +1,75 @@
 """Seeded synthetic street scenes with exact per-pixel Cityscapes train ids.
 
 No dataset can be downloaded where this project is built and tested, so the
-demo, the tests and (later) training use generated driving-camera frames.
-Every object is painted into the image and the label map with the same
-polygon, back to front, so the labels are exact by construction.
+demo, the tests and the shipped demo weights use generated driving-camera
+frames. The generator places objects of real size (metres) in a street and
+projects them through a pinhole camera looking along the road, so perspective,
+scale and occlusion behave like a real dash camera. Every surface is painted
+into the image, the label map and the depth map with the same polygon, back to
+front, so the labels are exact by construction. Depth is exact for the road
+plane and the building facades; upright objects get the depth of their
+front plane.
 
-The same seed and size always give the same frame.
+Randomised per frame: camera height, horizon (pitch), field of view and
+lateral position; number of lanes, sidewalk and set-back widths; buildings,
+walls, fences, vegetation, terrain, poles with signs and traffic lights;
+cars, trucks, buses, pedestrians, cyclists and motorcyclists; time of day,
+lighting, shadows, texture, sensor noise, blur and exposure.
+
+The same (width, height, seed) always gives the same frame.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-__all__ = ["CLASSES_DRAWN", "SyntheticFrame", "street_scene"]
+__all__ = ["CLASSES_DRAWN", "CLASSES_NEVER_DRAWN", "CameraModel", "SyntheticFrame", "street_scene"]
 
 # Cityscapes train ids (config/cityscapes.yaml).
-ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN = 0, 1, 2, 3, 4, 5, 6, 7
-VEGETATION, TERRAIN, SKY, PERSON, CAR, TRUCK = 8, 9, 10, 11, 13, 14
+ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN = range(10)
+SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE = range(10, 19)
 
-CLASSES_DRAWN = (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN, SKY, PERSON, CAR, TRUCK)
-"""Train ids this generator paints; rider, bus, train, motorcycle and bicycle are never drawn."""
+CLASSES_DRAWN = (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN,
+                 SKY, PERSON, RIDER, CAR, TRUCK, BUS, MOTORCYCLE, BICYCLE)  # fmt: skip
+"""Train ids the generator paints."""
+
+CLASSES_NEVER_DRAWN = (TRAIN,)
+"""Train ids it never paints: the model cannot learn them from these scenes."""
+
+Color = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Pinhole camera over a flat road, axes per REP-103's optical frame.
+
+    x right, y down, z forward; the camera is ``height`` metres above the road
+    at lateral position ``lateral`` (metres right of the road's centre line).
+    """
+
+    width: int
+    height: int
+    fx: float
+    cx: float
+    cy: float
+    horizon: float
+    camera_height: float
+    lateral: float
+
+    def project(self, x: np.ndarray | float, up: np.ndarray | float, z: np.ndarray | float) -> np.ndarray:
+        """Image (u, v) of world points: ``x`` right of the road centre, ``up`` above the road, ``z`` ahead."""
+        z = np.maximum(np.asarray(z, dtype=np.float64), 0.05)
+        u = self.cx + self.fx * (np.asarray(x, dtype=np.float64) - self.lateral) / z
+        v = self.horizon + self.fx * (self.camera_height - np.asarray(up, dtype=np.float64)) / z
+        return np.stack(np.broadcast_arrays(u, v), axis=-1)
+
+    def intrinsics(self) -> np.ndarray:
+        """3x3 camera matrix K (square pixels; the principal point is the image centre)."""
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fx, self.cy], [0.0, 0.0, 1.0]])
 
 
 @dataclass(frozen=True)
@@ -32,209 +79,355 @@ class SyntheticFrame:
     Attributes:
         image: HxWx3 uint8, RGB.
         labels: HxW uint8 train ids (every pixel is a class; no ignore).
+        depth: HxW float32 distance along the optical axis in metres; +inf for sky.
+        camera: the camera that saw it.
         seed: the seed that produced it.
     """
 
     image: np.ndarray
     labels: np.ndarray
+    depth: np.ndarray
+    camera: CameraModel
     seed: int
 
 
 class _Canvas:
-    """Paints image and labels together so they can never disagree."""
+    """Paints image, labels and depth together, each shape only inside its bounding box."""
 
-    def __init__(self, width: int, height: int, rng: np.random.Generator) -> None:
-        self.image = np.zeros((height, width, 3), dtype=np.float32)
-        self.labels = np.zeros((height, width), dtype=np.uint8)
+    def __init__(self, camera: CameraModel, rng: np.random.Generator) -> None:
+        h, w = camera.height, camera.width
+        self.camera = camera
         self.rng = rng
-        self.width = width
-        self.height = height
+        self.image = np.zeros((h, w, 3), dtype=np.float32)
+        self.labels = np.zeros((h, w), dtype=np.uint8)
+        self.depth = np.full((h, w), np.inf, dtype=np.float32)
+        self.light = 1.0
 
-    def polygon(self, points: np.ndarray, label: int, color: tuple[float, float, float], texture: float = 0.0) -> None:
-        mask = np.zeros((self.height, self.width), dtype=np.uint8)
-        cv2.fillPoly(mask, [np.round(points).astype(np.int32)], 1)
-        self._paint(mask.astype(bool), label, color, texture)
+    def _region(self, points: np.ndarray) -> tuple[int, int, int, int] | None:
+        x0, y0 = np.floor(points.min(axis=0)).astype(np.int64)
+        x1, y1 = np.ceil(points.max(axis=0)).astype(np.int64) + 1
+        x0, y0 = max(int(x0), 0), max(int(y0), 0)
+        x1, y1 = min(int(x1), self.camera.width), min(int(y1), self.camera.height)
+        return None if x0 >= x1 or y0 >= y1 else (x0, y0, x1, y1)
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, label: int, color: tuple[float, float, float],
-             texture: float = 0.0) -> None:  # fmt: skip
-        self.polygon(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), label, color, texture)
-
-    def ellipse(self, cx: float, cy: float, rx: float, ry: float, label: int, color: tuple[float, float, float],
-                texture: float = 0.0) -> None:  # fmt: skip
-        mask = np.zeros((self.height, self.width), dtype=np.uint8)
-        cv2.ellipse(mask, (round(cx), round(cy)), (max(1, round(rx)), max(1, round(ry))), 0, 0, 360, 1, -1)
-        self._paint(mask.astype(bool), label, color, texture)
-
-    def _paint(self, mask: np.ndarray, label: int, color: tuple[float, float, float], texture: float) -> None:
-        if not mask.any():
+    def polygon(self, points: np.ndarray, label: int, color: Color, *, texture: float = 0.0,
+                depth: float | None = None, shade: float = 1.0) -> None:  # fmt: skip
+        """Fill an image-space polygon; ``depth`` None keeps the depth already there."""
+        points = np.asarray(points, dtype=np.float64)
+        region = self._region(points)
+        if region is None:
             return
+        x0, y0, x1, y1 = region
+        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+        shifted = np.round((points - (x0, y0)) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
+        cv2.fillPoly(mask, [shifted], 1, lineType=cv2.LINE_8, shift=2)
+        self._paint(region, mask.view(bool), label, color, texture, depth, shade)
+
+    def ellipse(self, center: tuple[float, float], axes: tuple[float, float], label: int, color: Color, *,
+                texture: float = 0.0, depth: float | None = None) -> None:  # fmt: skip
+        """Fill an axis-aligned image-space ellipse."""
+        cx, cy = center
+        ax, ay = max(axes[0], 0.5), max(axes[1], 0.5)
+        region = self._region(np.array([[cx - ax, cy - ay], [cx + ax, cy + ay]]))
+        if region is None:
+            return
+        x0, y0, x1, y1 = region
+        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+        cv2.ellipse(mask, (round((cx - x0) * 4), round((cy - y0) * 4)), (round(ax * 4), round(ay * 4)), 0, 0, 360, 1, -1,
+                    shift=2)  # fmt: skip
+        self._paint(region, mask.view(bool), label, color, texture, depth, 1.0)
+
+    def world_quad(self, corners: list[tuple[float, float, float]], label: int, color: Color, **kwargs: float) -> None:
+        """Fill the projection of a planar world quad given as (x, up, z) corners."""
+        pts = np.asarray(corners, dtype=np.float64)
+        if pts[:, 2].max() <= 0.3:
+            return
+        pts[:, 2] = np.maximum(pts[:, 2], 0.3)
+        if "depth" not in kwargs:
+            kwargs["depth"] = float(pts[:, 2].mean())
+        self.polygon(self.camera.project(pts[:, 0], pts[:, 1], pts[:, 2]), label, color, **kwargs)  # type: ignore[arg-type]
+
+    def world_quads(self, quads: np.ndarray, label: int, color: Color) -> None:
+        """Fill many small world quads (N x 4 x (x, up, z)) of one colour in one pass, keeping depth."""
+        quads = np.asarray(quads, dtype=np.float64)
+        quads = quads[quads[:, :, 2].min(axis=1) > 0.3]
+        if len(quads) == 0:
+            return
+        points = self.camera.project(quads[..., 0], quads[..., 1], quads[..., 2])  # N x 4 x 2
+        region = self._region(points.reshape(-1, 2))
+        if region is None:
+            return
+        x0, y0, x1, y1 = region
+        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+        cv2.fillPoly(mask, list(np.round((points - (x0, y0)) * 4).astype(np.int32)), 1, lineType=cv2.LINE_8, shift=2)
+        self._paint(region, mask.view(bool), label, color, 0.0, None, 1.0)
+
+    def _paint(self, region: tuple[int, int, int, int], mask: np.ndarray, label: int, color: Color,
+               texture: float, depth: float | None, shade: float) -> None:  # fmt: skip
+        x0, y0, x1, y1 = region
         count = int(mask.sum())
-        shade = np.asarray(color, dtype=np.float32)
+        if count == 0:
+            return
+        base = np.asarray(color, dtype=np.float32) * (self.light * shade)
+        pixels = self.image[y0:y1, x0:x1]
         if texture > 0:
-            noise = self.rng.normal(0.0, texture, size=(count, 1)).astype(np.float32)
-            self.image[mask] = shade + noise * 255.0
+            noise = self.rng.normal(0.0, texture * 255.0, size=(count, 1)).astype(np.float32)
+            pixels[mask] = base + noise
         else:
-            self.image[mask] = shade
-        self.labels[mask] = label
+            pixels[mask] = base
+        self.labels[y0:y1, x0:x1][mask] = label
+        if depth is not None:
+            self.depth[y0:y1, x0:x1][mask] = depth
 
 
-def _jitter(rng: np.random.Generator, color: tuple[int, int, int], amount: float = 18.0) -> tuple[float, float, float]:
+def _jitter(rng: np.random.Generator, color: tuple[int, int, int], amount: float = 18.0) -> Color:
     r, g, b = (np.asarray(color, dtype=np.float32) + rng.uniform(-amount, amount, 3)).clip(0, 255)
     return (float(r), float(g), float(b))
 
 
-def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> SyntheticFrame:
-    """Generate a driving-camera street scene of ``width`` x ``height`` pixels.
+def _random_camera(width: int, height: int, rng: np.random.Generator, lateral: float) -> CameraModel:
+    fov = math.radians(rng.uniform(50.0, 80.0))
+    fx = (width / 2.0) / math.tan(fov / 2.0)
+    pitch = math.radians(rng.uniform(-4.0, 3.0))  # positive: looking down, horizon moves up
+    horizon = height / 2.0 - fx * math.tan(pitch)
+    return CameraModel(width, height, fx, width / 2.0, height / 2.0, horizon, rng.uniform(1.2, 2.4), lateral)
 
-    Perspective road with lane markings, sidewalks, terrain, buildings with
-    windows, walls, fences, trees, poles with signs and traffic lights, cars,
-    trucks and pedestrians; random horizon, lighting and sensor noise.
-    """
+
+@dataclass(frozen=True)
+class _Street:
+    road_half: float
+    walk: float
+    setback: float
+    lanes: int
+    lane_width: float
+
+
+def _paint_ground(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
+    cam = canvas.camera
+    far = 400.0
+    rows = np.arange(cam.height, dtype=np.float64) + 0.5
+    below = rows > cam.horizon + 0.5
+    ground_depth = np.where(below, cam.fx * cam.camera_height / np.maximum(rows - cam.horizon, 1e-6), np.inf)
+    ground_depth = np.minimum(ground_depth, far).astype(np.float32)
+    outer = street.road_half + street.walk + street.setback
+    terrain = _jitter(rng, (110, 140, 80), 25)
+    canvas.world_quad([(-200, 0, 0.3), (200, 0, 0.3), (200, 0, far), (-200, 0, far)], TERRAIN, terrain, texture=0.05)
+    canvas.depth[:] = ground_depth[:, None]
+    canvas.depth[~below] = np.inf
+    for side in (-1, 1):
+        edge = side * street.road_half
+        walk_color = _jitter(rng, (190, 180, 185), 20)
+        canvas.world_quad([(edge, 0, 0.3), (side * (street.road_half + street.walk), 0, 0.3),
+                           (side * (street.road_half + street.walk), 0, far), (edge, 0, far)],
+                          SIDEWALK, walk_color, texture=0.04, depth=None)  # fmt: skip
+        if street.setback > 0.5 and rng.random() < 0.5:  # a grass strip or hedge between walk and buildings
+            inner = side * (street.road_half + street.walk)
+            canvas.world_quad([(inner, 0, 0.3), (side * outer, 0, 0.3), (side * outer, 0, far), (inner, 0, far)],
+                              TERRAIN, terrain, texture=0.06, depth=None)  # fmt: skip
+    road = _jitter(rng, (90, 88, 95), 12)
+    canvas.world_quad([(-street.road_half, 0, 0.3), (street.road_half, 0, 0.3), (street.road_half, 0, far),
+                       (-street.road_half, 0, far)], ROAD, road, texture=0.03, depth=None)  # fmt: skip
+    # Lane markings: dashed between lanes, solid at the edges.
+    paint = _jitter(rng, (230, 230, 220), 10)
+    offset = rng.uniform(0, 9)
+    for lane in range(1, street.lanes):
+        x = -street.road_half + lane * street.lane_width
+        for z in np.arange(offset, 120.0, 9.0):
+            canvas.world_quad([(x - 0.07, 0, z), (x + 0.07, 0, z), (x + 0.07, 0, z + 3), (x - 0.07, 0, z + 3)], ROAD,
+                              paint, depth=None)  # fmt: skip
+    for side in (-1, 1):
+        x = side * (street.road_half - 0.3)
+        canvas.world_quad([(x - 0.06, 0, 0.3), (x + 0.06, 0, 0.3), (x + 0.06, 0, 150), (x - 0.06, 0, 150)], ROAD, paint,
+                          depth=None)  # fmt: skip
+
+
+def _facade_depths(canvas: _Canvas, x_world: float) -> np.ndarray:
+    """Depth per image column of a vertical plane parallel to the road at lateral ``x_world``."""
+    cam = canvas.camera
+    columns = np.arange(cam.width, dtype=np.float64) + 0.5 - cam.cx
+    with np.errstate(divide="ignore"):
+        z = cam.fx * (x_world - cam.lateral) / columns
+    return np.where(z > 0, z, np.inf).astype(np.float32)
+
+
+def _paint_buildings(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
+    cam = canvas.camera
+    if rng.random() < 0.4:  # the street ends at buildings across it (painted first: it is the farthest)
+        z_end = rng.uniform(150.0, 300.0)
+        x = -150.0
+        while x < 150.0:
+            span, tall = rng.uniform(10.0, 40.0), rng.uniform(8.0, 40.0)
+            canvas.world_quad([(x, 0, z_end), (x + span, 0, z_end), (x + span, tall, z_end), (x, tall, z_end)], BUILDING,
+                              _jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10), texture=0.03)  # fmt: skip
+            x += span
+    for side in (-1, 1):
+        x = side * (street.road_half + street.walk + street.setback)
+        column_depth = _facade_depths(canvas, x)
+        z = rng.uniform(-5.0, 5.0)
+        while z < 220.0:
+            length = rng.uniform(8.0, 35.0)
+            if rng.random() < 0.12:  # a gap: a wall, a fence, or trees, with sky behind
+                label = WALL if rng.random() < 0.5 else FENCE
+                tall = rng.uniform(1.0, 2.5)
+                color = _jitter(rng, (150, 140, 150) if label == WALL else (170, 150, 120), 25)
+                canvas.world_quad([(x, 0, z), (x, 0, z + length), (x, tall, z + length), (x, tall, z)], label, color,
+                                  texture=0.05)  # fmt: skip
+                z += length
+                continue
+            tall = rng.uniform(6.0, 30.0)
+            color = _jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10)
+            before = canvas.labels.copy()
+            canvas.world_quad([(x, 0, z), (x, 0, z + length), (x, tall, z + length), (x, tall, z)], BUILDING, color,
+                              texture=0.03)  # fmt: skip
+            painted = (canvas.labels == BUILDING) & (before != BUILDING)
+            canvas.depth[painted] = np.broadcast_to(column_depth, canvas.depth.shape)[painted]
+            # Windows: a grid on the facade, darker or lit at dusk.
+            if (cam.fx * tall / max(z + length / 2, 1.0)) > 12:
+                wz, wy = np.meshgrid(np.arange(z + 1.0, z + length - 1.0, rng.uniform(2.5, 4.0)),
+                                     np.arange(1.0, tall - 1.0, 3.0), indexing="ij")  # fmt: skip
+                wz, wy = wz.ravel(), wy.ravel()
+                keep = cam.fx * 1.2 / np.maximum(wz, 0.5) >= 1.5  # farther windows are under two pixels wide
+                wz, wy = wz[keep], wy[keep]
+                quads = np.stack([np.stack([np.full_like(wz, x), wy + dy, wz + dz], axis=-1)
+                                  for dy, dz in ((0.0, 0.0), (0.0, 1.2), (1.5, 1.2), (1.5, 0.0))], axis=1)  # fmt: skip
+                canvas.world_quads(quads, BUILDING, _jitter(rng, (50, 60, 80), 20))
+            z += length + (rng.uniform(0.0, 6.0) if rng.random() < 0.3 else 0.0)
+
+
+def _tree(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+    tall = rng.uniform(3.0, 9.0)
+    trunk = _jitter(rng, (90, 70, 50), 15)
+    canvas.world_quad([(x - 0.15, 0, z), (x + 0.15, 0, z), (x + 0.15, tall * 0.6, z), (x - 0.15, tall * 0.6, z)],
+                      VEGETATION, trunk)  # fmt: skip
+    (u, v), (u_edge, v_top) = canvas.camera.project([x, x + tall * 0.35], [tall * 0.7, tall], [z, z])
+    canvas.ellipse((u, v), (abs(u_edge - u), abs(v - v_top)), VEGETATION, _jitter(rng, (70, 115, 45), 25), texture=0.08,
+                   depth=z)  # fmt: skip
+
+
+def _pole(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+    tall = rng.uniform(3.0, 8.0)
+    canvas.world_quad([(x - 0.08, 0, z), (x + 0.08, 0, z), (x + 0.08, tall, z), (x - 0.08, tall, z)], POLE,
+                      _jitter(rng, (140, 140, 140)))  # fmt: skip
+    kind = rng.random()
+    if kind < 0.4:
+        size = rng.uniform(0.5, 0.9)
+        top = tall - rng.uniform(0.0, 1.0)
+        color = _jitter(rng, ((220, 200, 30), (200, 40, 40), (40, 80, 200))[int(rng.integers(0, 3))], 15)
+        canvas.world_quad([(x - size / 2, top - size, z), (x + size / 2, top - size, z), (x + size / 2, top, z),
+                           (x - size / 2, top, z)], SIGN, color)  # fmt: skip
+    elif kind < 0.7:
+        canvas.world_quad([(x - 0.2, tall - 1.0, z), (x + 0.2, tall - 1.0, z), (x + 0.2, tall, z), (x - 0.2, tall, z)],
+                          LIGHT, _jitter(rng, (35, 35, 35), 10))  # fmt: skip
+        lamp = ((230, 40, 30), (240, 170, 20), (40, 220, 90))[int(rng.integers(0, 3))]
+        (u, v), (u2, _) = canvas.camera.project([x, x + 0.1], [tall - 0.5, tall - 0.5], [z, z])
+        canvas.ellipse((u, v), (abs(u2 - u), abs(u2 - u)), LIGHT, lamp, depth=z)
+
+
+def _vehicle(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+    kind = rng.random()
+    label, (w, h, length) = (
+        (CAR, (rng.uniform(1.7, 2.0), rng.uniform(1.4, 1.7), 4.5)) if kind < 0.7
+        else (TRUCK, (2.5, rng.uniform(2.8, 3.8), 8.0)) if kind < 0.85
+        else (BUS, (2.55, 3.2, 12.0))
+    )  # fmt: skip
+    body = _jitter(rng, tuple(int(c) for c in rng.integers(20, 235, 3)), 10)
+    glass = _jitter(rng, (40, 50, 65), 10)
+    # Shadow on the road (road label, darker), then the visible side, then the rear.
+    canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
+                       (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
+    side_x = x - w / 2 if x > canvas.camera.lateral else x + w / 2
+    canvas.world_quad([(side_x, 0.2, z), (side_x, 0.2, z + length), (side_x, h, z + length), (side_x, h, z)], label,
+                      body, texture=0.02, shade=0.8)  # fmt: skip
+    canvas.world_quad([(x - w / 2, 0.2, z), (x + w / 2, 0.2, z), (x + w / 2, h, z), (x - w / 2, h, z)], label, body,
+                      texture=0.02)  # fmt: skip
+    top = h * (0.92 if label == CAR else 0.85)
+    canvas.world_quad([(x - w * 0.42, h * 0.6, z), (x + w * 0.42, h * 0.6, z), (x + w * 0.42, top, z),
+                       (x - w * 0.42, top, z)], label, glass)  # fmt: skip
+    for wheel in (x - w * 0.35, x + w * 0.35):
+        (u, v), (u2, v2) = canvas.camera.project([wheel, wheel + 0.3], [0.3, 0.0], [z, z])
+        canvas.ellipse((u, v), (abs(u2 - u), abs(v2 - v)), label, (20.0, 20.0, 22.0), depth=z)
+
+
+def _person(
+    canvas: _Canvas, x: float, z: float, rng: np.random.Generator, label: int = PERSON, base: float = 0.0
+) -> None:
+    tall = rng.uniform(1.5, 1.9)
+    clothes = _jitter(rng, tuple(int(c) for c in rng.integers(20, 200, 3)), 10)
+    canvas.world_quad([(x - 0.2, base, z), (x + 0.2, base, z), (x + 0.25, base + tall * 0.82, z),
+                       (x - 0.25, base + tall * 0.82, z)], label, clothes, texture=0.04)  # fmt: skip
+    (u, v), (u2, v2) = canvas.camera.project([x, x + 0.11], [base + tall * 0.91, base + tall], [z, z])
+    canvas.ellipse((u, v), (abs(u2 - u), abs(v2 - v)), label, _jitter(rng, (200, 160, 130), 30), depth=z)
+
+
+def _two_wheeler(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+    label = BICYCLE if rng.random() < 0.6 else MOTORCYCLE
+    frame = _jitter(rng, (30, 30, 30) if label == BICYCLE else (150, 30, 30), 20)
+    radius = 0.35 if label == BICYCLE else 0.32
+    for dz in (0.0, 1.1):  # seen from behind at a slight angle: two wheels, one behind the other
+        (u, v), (u2, v2) = canvas.camera.project([x + 0.1 * dz, x + 0.1 * dz + 0.08], [radius, 0.0], [z + dz, z + dz])
+        canvas.ellipse((u, v), (max(abs(u2 - u), 1.0), abs(v2 - v)), label, frame, depth=z + dz)
+    body_top = 0.9 if label == BICYCLE else 1.0
+    canvas.world_quad([(x - 0.12, 0.3, z), (x + 0.12, 0.3, z), (x + 0.12, body_top, z), (x - 0.12, body_top, z)], label,
+                      frame)  # fmt: skip
+    _person(canvas, x, z - 0.05, rng, label=RIDER, base=body_top * 0.8)
+
+
+def _paint_street_furniture(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
+    """Poles, trees, vehicles and people, painted far to near."""
+    items: list[tuple[float, str, float]] = []
+    for _ in range(int(rng.integers(2, 9))):
+        side = rng.choice([-1.0, 1.0])
+        items.append((rng.uniform(4.0, 80.0), "pole", side * (street.road_half + rng.uniform(0.3, 0.8))))
+    for _ in range(int(rng.integers(0, 8))):
+        side = rng.choice([-1.0, 1.0])
+        items.append((rng.uniform(4.0, 90.0), "tree", side * (street.road_half + street.walk + street.setback * 0.5)))
+    for _ in range(int(rng.integers(0, 7))):
+        lane = int(rng.integers(0, street.lanes))
+        x = -street.road_half + (lane + 0.5) * street.lane_width + rng.uniform(-0.3, 0.3)
+        items.append((rng.uniform(5.0, 70.0), "vehicle", x))
+    for _ in range(int(rng.integers(0, 6))):
+        side = rng.choice([-1.0, 1.0])
+        items.append((rng.uniform(3.0, 50.0), "person", side * (street.road_half + rng.uniform(0.5, street.walk))))
+    for _ in range(int(rng.integers(0, 3))):
+        side = rng.choice([-1.0, 1.0])
+        items.append((rng.uniform(5.0, 50.0), "cyclist", side * (street.road_half - rng.uniform(0.5, 1.2))))
+    painters = {"pole": _pole, "tree": _tree, "vehicle": _vehicle, "person": _person, "cyclist": _two_wheeler}
+    for z, kind, x in sorted(items, reverse=True):
+        painters[kind](canvas, x, z, rng)
+
+
+def _sky(canvas: _Canvas, rng: np.random.Generator, dusk: bool) -> None:
+    top = _jitter(rng, (180, 120, 110) if dusk else (70, 130, 200), 25)
+    bottom = _jitter(rng, (240, 170, 110) if dusk else (185, 205, 225), 20)
+    ramp = np.linspace(0.0, 1.0, canvas.camera.height, dtype=np.float32)[:, None, None]
+    canvas.image[:] = np.asarray(top, dtype=np.float32) * (1 - ramp) + np.asarray(bottom, dtype=np.float32) * ramp
+    canvas.labels[:] = SKY
+
+
+def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> SyntheticFrame:
+    """Generate a driving-camera street scene of ``width`` x ``height`` pixels."""
     if width < 16 or height < 16:
         msg = f"scene size {width}x{height} is too small (at least 16x16)"
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
-    canvas = _Canvas(width, height, rng)
-    w, h = float(width), float(height)
-    horizon = h * rng.uniform(0.38, 0.5)
-    vanish_x = w * rng.uniform(0.4, 0.6)
+    lanes = int(rng.integers(2, 5))
+    lane_width = rng.uniform(3.0, 3.7)
+    street = _Street(lanes * lane_width / 2, rng.uniform(1.5, 4.5), rng.uniform(0.0, 6.0), lanes, lane_width)
+    lane = int(rng.integers(0, lanes))
+    camera = _random_camera(width, height, rng, -street.road_half + (lane + 0.5) * lane_width + rng.uniform(-0.4, 0.4))
+    canvas = _Canvas(camera, rng)
+    dusk = rng.random() < 0.25
+    _sky(canvas, rng, dusk)
+    canvas.light = rng.uniform(0.55, 0.8) if dusk else rng.uniform(0.85, 1.15)
+    _paint_ground(canvas, street, rng)
+    _paint_buildings(canvas, street, rng)
+    _paint_street_furniture(canvas, street, rng)
 
-    # Sky: vertical gradient over the whole frame (everything else paints over it).
-    top = np.asarray(_jitter(rng, (70, 130, 200), 25), dtype=np.float32)
-    bottom = np.asarray(_jitter(rng, (180, 200, 220), 20), dtype=np.float32)
-    ramp = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-    canvas.image[:] = top * (1 - ramp) + bottom * ramp
-    canvas.labels[:] = SKY
-
-    # Ground: terrain to the horizon, then the road trapezoid and sidewalks.
-    canvas.rect(0, horizon, w, h, TERRAIN, _jitter(rng, (120, 150, 90)), texture=0.05)
-    road_half = w * rng.uniform(0.45, 0.7)
-    walk = w * rng.uniform(0.2, 0.35)
-    left_road, right_road = vanish_x - road_half, vanish_x + road_half
-    canvas.polygon(np.array([[vanish_x - 2, horizon], [vanish_x + 2, horizon], [right_road + walk, h], [left_road - walk, h]]),
-                   SIDEWALK, _jitter(rng, (200, 180, 190)), texture=0.04)  # fmt: skip
-    canvas.polygon(np.array([[vanish_x - 1, horizon], [vanish_x + 1, horizon], [right_road, h], [left_road, h]]),
-                   ROAD, _jitter(rng, (95, 90, 100), 12), texture=0.03)  # fmt: skip
-    # Dashed centre line, on the road, shrinking with distance.
-    for i in range(12):
-        t0, t1 = (i + 0.2) / 12.0, (i + 0.55) / 12.0
-        y0, y1 = horizon + (h - horizon) * t0**2, horizon + (h - horizon) * t1**2
-        hw0, hw1 = 1 + 6 * t0**2 * w / 1024, 1 + 6 * t1**2 * w / 1024
-        canvas.polygon(np.array([[vanish_x - hw0, y0], [vanish_x + hw0, y0], [vanish_x + hw1, y1], [vanish_x - hw1, y1]]),
-                       ROAD, (235.0, 235.0, 225.0))  # fmt: skip
-
-    # Buildings on both sides, from the horizon upward, with windows.
-    for side in (-1, 1):
-        x = vanish_x + side * rng.uniform(0.02, 0.08) * w
-        edge = 0.0 if side < 0 else w
-        while (x > edge) if side < 0 else (x < edge):
-            span = rng.uniform(0.08, 0.2) * w
-            x_next = x + side * span
-            top_y = horizon - rng.uniform(0.15, 0.38) * h
-            base_y = horizon + rng.uniform(0.0, 0.04) * h
-            x0, x1 = sorted((x, x_next))
-            kind = rng.random()
-            label, base_color = (WALL, (140, 130, 150)) if kind < 0.12 else (BUILDING, (90, 85, 80))
-            canvas.rect(x0, top_y, x1, base_y, label, _jitter(rng, base_color, 30), texture=0.03)
-            if label == BUILDING:
-                window = _jitter(rng, (60, 70, 90), 20)
-                for wy in np.arange(top_y + 8, base_y - 12, max(6.0, h * 0.04)):
-                    for wx in np.arange(x0 + 4, x1 - 8, max(6.0, w * 0.025)):
-                        canvas.rect(wx, wy, wx + max(2.0, w * 0.01), wy + max(2.0, h * 0.018), BUILDING, window)
-            x = x_next
-
-    # Trees and fences along the sidewalks.
-    for _ in range(rng.integers(2, 6)):
-        side = rng.choice([-1, 1])
-        depth = rng.uniform(0.1, 0.9)
-        ground = horizon + (h - horizon) * depth**2
-        x = vanish_x + side * (road_half + walk * 0.5) * depth**2 + side * rng.uniform(0, 0.05) * w
-        size = (0.04 + 0.25 * depth**2) * h
-        canvas.rect(x - size * 0.06, ground - size, x + size * 0.06, ground, VEGETATION, _jitter(rng, (80, 60, 40)))
-        canvas.ellipse(
-            x, ground - size * 1.2, size * 0.55, size * 0.5, VEGETATION, _jitter(rng, (70, 120, 40), 25), texture=0.06
-        )
-    if rng.random() < 0.6:
-        side = rng.choice([-1, 1])
-        far, near = 0.15, rng.uniform(0.5, 0.95)
-        pts = []
-        for depth in (far, near):
-            y = horizon + (h - horizon) * depth**2
-            x = vanish_x + side * (road_half + walk * 0.9) * depth**2
-            pts.append((x, y, (0.02 + 0.12 * depth**2) * h))
-        (xa, ya, ha), (xb, yb, hb) = pts
-        canvas.polygon(
-            np.array([[xa, ya - ha], [xb, yb - hb], [xb, yb], [xa, ya]]),
-            FENCE,
-            _jitter(rng, (170, 150, 130)),
-            texture=0.05,
-        )
-
-    # Poles with a sign or a traffic light.
-    for _ in range(rng.integers(1, 4)):
-        side = rng.choice([-1, 1])
-        depth = rng.uniform(0.2, 0.95)
-        ground = horizon + (h - horizon) * depth**2
-        x = vanish_x + side * (road_half + walk * 0.3) * depth**2
-        tall = (0.08 + 0.5 * depth**2) * h
-        thick = max(1.0, 0.012 * w * depth**2)
-        canvas.rect(x - thick, ground - tall, x + thick, ground, POLE, _jitter(rng, (150, 150, 150)))
-        head = max(2.0, 0.06 * h * depth**2)
-        if rng.random() < 0.5:
-            canvas.rect(
-                x - head, ground - tall - head * 1.2, x + head, ground - tall, SIGN, _jitter(rng, (220, 210, 30))
-            )
-        else:
-            canvas.rect(
-                x - head * 0.4,
-                ground - tall - head * 2.2,
-                x + head * 0.4,
-                ground - tall,
-                LIGHT,
-                _jitter(rng, (40, 40, 40)),
-            )
-
-    # Vehicles and people, far to near so near ones occlude far ones.
-    agents = sorted(rng.uniform(0.15, 1.0, size=rng.integers(1, 6)))
-    for depth in agents:
-        ground = horizon + (h - horizon) * depth**2
-        scale = depth**2
-        lane = rng.uniform(-0.8, 0.8)
-        if rng.random() < 0.75:
-            label = TRUCK if rng.random() < 0.2 else CAR
-            body_w = (0.5 if label == CAR else 0.65) * road_half * scale
-            body_h = body_w * (0.55 if label == CAR else 0.9)
-            cx = vanish_x + lane * road_half * scale
-            paint = _jitter(rng, tuple(rng.integers(20, 230, 3).tolist()), 10)
-            canvas.rect(cx - body_w / 2, ground - body_h, cx + body_w / 2, ground, label, paint, texture=0.02)
-            canvas.rect(
-                cx - body_w * 0.4,
-                ground - body_h * 0.92,
-                cx + body_w * 0.4,
-                ground - body_h * 0.6,
-                label,
-                (40.0, 50.0, 60.0),
-            )
-            for wheel_x in (cx - body_w * 0.35, cx + body_w * 0.35):
-                canvas.ellipse(wheel_x, ground - body_h * 0.05, body_w * 0.09, body_h * 0.1, label, (20.0, 20.0, 20.0))
-        else:
-            side = rng.choice([-1, 1])
-            cx = vanish_x + side * (road_half + walk * rng.uniform(0.2, 0.8)) * scale
-            tall = (0.05 + 0.35 * scale) * h
-            canvas.rect(
-                cx - tall * 0.12,
-                ground - tall * 0.82,
-                cx + tall * 0.12,
-                ground,
-                PERSON,
-                _jitter(rng, (60, 50, 120), 40),
-                texture=0.04,
-            )
-            canvas.ellipse(cx, ground - tall * 0.9, tall * 0.08, tall * 0.1, PERSON, _jitter(rng, (200, 160, 130)))
-
-    # Lighting, sensor noise and blur.
-    image = canvas.image * rng.uniform(0.6, 1.25) + rng.uniform(-20, 20)
-    image += rng.normal(0.0, rng.uniform(1.0, 6.0), size=image.shape).astype(np.float32)
+    # Camera: exposure, gamma, sensor noise, blur.
+    exposed = np.clip(canvas.image * rng.uniform(0.7, 1.3) + rng.uniform(-15, 15), 0, 255).astype(np.uint8)
+    gamma = rng.uniform(0.8, 1.25)
+    image = cv2.LUT(exposed, (255.0 * (np.arange(256) / 255.0) ** gamma).astype(np.uint8)).astype(np.float32)
+    image += rng.standard_normal(size=image.shape, dtype=np.float32) * rng.uniform(1.0, 6.0)
     if rng.random() < 0.3:
-        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.2))
-    return SyntheticFrame(image=np.clip(image, 0, 255).astype(np.uint8), labels=canvas.labels, seed=seed)
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.3))
+    return SyntheticFrame(np.clip(image, 0, 255).astype(np.uint8), canvas.labels, canvas.depth, camera, seed)

@@ -82,6 +82,9 @@ def test_authors_checkpoint_loads_with_void_class_and_equals_their_network(tmp_p
         actual = model(x)
     assert expected.shape == actual.shape == (1, 20, 512, 1024)
     error = (actual - expected).abs().max().item()
+    print(
+        f"authors' layout equivalence at 1024x512: max abs difference {error:.3g} (max |logit| {expected.abs().max():.3g})"
+    )
     assert error < 1e-10, f"max abs difference to the authors' network: {error}"
 
 
@@ -123,6 +126,12 @@ def test_bare_project_state_dict_is_accepted(tmp_path: Path) -> None:
     loaded = load_checkpoint(tmp_path / "bare.pt")
     assert loaded.meta.mirrored_right is True
     assert torch.equal(loaded.state_dict["decoder.middle.conv.weight"], source.state_dict["decoder.middle.conv.weight"])
+
+
+def test_non_string_tensor_names_are_refused(tmp_path: Path) -> None:
+    torch.save({"state_dict": {0: torch.zeros(1)}}, tmp_path / "ints.pt")
+    with pytest.raises(CheckpointError, match="tensor names must be strings, found int 0"):
+        load_checkpoint(tmp_path / "ints.pt")
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def test_segment_skips_an_unreadable_image_and_says_so(tmp_path: Path, weights: 
         (lambda p: torch.save({"fc.weight": torch.zeros(1)}, p), "not a LEDNet checkpoint"),
     ],
 )
-def test_bad_weights_give_one_error_line_and_exit_1(tmp_path: Path, make_file, message: str) -> None:  # noqa: ANN001
+def test_bad_weights_give_one_error_line_and_exit_1(tmp_path: Path, make_file, message: str) -> None:
     path = tmp_path / "w.pt"
     make_file(path)
     result = lednet_ros("demo", "--out", str(tmp_path / "out"), "--weights", str(path))
@@ -135,7 +135,17 @@ def test_demo_writes_images_and_a_report_naming_the_weights(tmp_path: Path, weig
 
 def test_bench_writes_markdown_and_json(tmp_path: Path, weights: Path) -> None:
     result = lednet_ros(
-        "bench", "--sizes", "64x32", "--iterations", "2", "--warmup", "1", "--weights", str(weights), "--out", str(tmp_path)
+        "bench",
+        "--sizes",
+        "64x32",
+        "--iterations",
+        "2",
+        "--warmup",
+        "1",
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path),
     )
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "bench.json").read_text())
@@ -153,3 +163,39 @@ def test_info_reports_parameters_and_format(weights: Path) -> None:
     assert info["parameters"] == 922_821
     assert info["format"] == "lednet_ros"
     assert info["meta"]["classes"]["classes"][0]["name"] == "road"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["demo", "--alpha", "1.5"], "expected a number from 0 to 1"),
+        (["demo", "--threads", "0"], "at least 1"),
+        (["bench", "--threads", "-2"], "at least 1"),
+        (["segment", "x.png", "--alpha", "nan"], "expected a number from 0 to 1"),
+    ],
+)
+def test_out_of_range_options_exit_2_without_traceback(args: list[str], message: str) -> None:
+    result = lednet_ros(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_output_is_one_error_line(tmp_path: Path, weights: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = lednet_ros("demo", "--out", str(blocker / "out"), "--size", "64x32", "--weights", str(weights))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("lednet-ros demo: error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_segment_refuses_inputs_that_would_overwrite_each_other_and_skips_hidden_folders(tmp_path: Path) -> None:
+    for folder in ("a", "b", "c/.hidden"):
+        (tmp_path / folder).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / folder / "f.png"), np.zeros((20, 20, 3), np.uint8))
+    result = lednet_ros(
+        "segment", str(tmp_path / "a" / "f.png"), str(tmp_path / "b" / "f.png"), "--out", str(tmp_path / "o")
+    )
+    assert result.returncode == 1 and "would both write f_*.png" in result.stderr
+    result = lednet_ros("segment", str(tmp_path / "c"), "--out", str(tmp_path / "o"))
+    assert result.returncode == 1 and "no images found" in result.stdout

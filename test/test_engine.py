@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 
 import numpy as np
@@ -11,22 +12,28 @@ from conftest import cuda, randomized_checkpoint
 from lednet_ros.checkpoint import Checkpoint
 from lednet_ros.engine import SegmentationEngine, model_input_size, resolve_device, resolve_precision
 from lednet_ros.errors import ImageEncodingError, LednetError
+from lednet_ros.synthetic import street_scene
+
+
+def reference_logits(checkpoint: Checkpoint, image_rgb: np.ndarray, model_size: tuple[int, int]) -> torch.Tensor:
+    """Plain eager float64: unfolded BN, NCHW, the engine's documented pixel semantics."""
+    model = checkpoint.build_model().double()
+    x = torch.from_numpy(image_rgb.astype(np.float64) / 255.0).permute(2, 0, 1).unsqueeze(0)
+    height, width = image_rgb.shape[:2]
+    shrinks = model_size[0] < width or model_size[1] < height
+    x = F.interpolate(x, size=(model_size[1], model_size[0]), mode="bilinear", align_corners=False, antialias=shrinks)
+    if checkpoint.meta.mean is not None and checkpoint.meta.std is not None:
+        mean = torch.tensor(checkpoint.meta.mean, dtype=torch.float64).view(1, 3, 1, 1)
+        x = (x - mean) / torch.tensor(checkpoint.meta.std, dtype=torch.float64).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return model(x, output_size=(height, width))
 
 
 def reference_labels(
     checkpoint: Checkpoint, image_rgb: np.ndarray, model_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Plain eager float64: unfolded BN, NCHW, the engine's documented pixel semantics."""
-    model = checkpoint.build_model().double()
-    x = torch.from_numpy(image_rgb.astype(np.float64) / 255.0).permute(2, 0, 1).unsqueeze(0)
-    height, width = image_rgb.shape[:2]
-    x = F.interpolate(x, size=(model_size[1], model_size[0]), mode="bilinear", align_corners=False)
-    if checkpoint.meta.mean is not None:
-        x = (x - torch.tensor(checkpoint.meta.mean, dtype=torch.float64).view(1, 3, 1, 1)) / torch.tensor(
-            checkpoint.meta.std, dtype=torch.float64
-        ).view(1, 3, 1, 1)
-    with torch.no_grad():
-        logits = model(x, output_size=(height, width))
+    """Labels and confidence x 255 of the float64 reference."""
+    logits = reference_logits(checkpoint, image_rgb, model_size)
     probabilities = torch.softmax(logits, 1)
     labels = logits.argmax(1)[0].numpy().astype(np.uint8)
     # A comparison is only meaningful if the network's answer varies over the image.
@@ -36,6 +43,9 @@ def reference_labels(
 
 
 def _random_image(height: int, width: int, seed: int) -> np.ndarray:
+    """A street scene (structure survives the antialiased downscale, unlike pixel noise), or noise if tiny."""
+    if min(height, width) >= 16:
+        return street_scene(width, height, seed=seed).image
     return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
 
 
@@ -110,6 +120,23 @@ def test_color_and_overlay_follow_the_palette_and_alpha(engine: SegmentationEngi
     assert np.array_equal(only_input, image)
 
 
+def test_engine_runs_the_folded_channels_last_network_in_its_precision(engine: SegmentationEngine) -> None:
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in engine.model.modules())
+    convs = [m for m in engine.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs if c.weight.shape[-1] > 1)
+    assert all(p.dtype == engine.dtype == torch.float32 for p in engine.model.parameters())
+    assert not engine.model.training
+
+
+def test_read_only_input_buffers_are_accepted_without_warnings(engine: SegmentationEngine) -> None:
+    image = _random_image(40, 60, seed=3)
+    frozen = np.frombuffer(image.tobytes(), dtype=np.uint8).reshape(image.shape)
+    assert not frozen.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(engine.infer(frozen).labels, engine.infer(image).labels)
+
+
 def test_outputs_are_only_computed_on_request(engine: SegmentationEngine) -> None:
     result = engine.infer(_random_image(32, 32, 0), confidence=False)
     assert result.confidence is None and result.color is None and result.overlay is None
@@ -119,6 +146,7 @@ def test_keep_aspect_derives_the_model_height() -> None:
     assert model_input_size((1920, 1080), (1024, 512), keep_aspect=True) == (1024, 576)
     assert model_input_size((640, 480), (1024, 512), keep_aspect=True) == (1024, 768)
     assert model_input_size((1920, 1080), (1024, 512), keep_aspect=False) == (1024, 512)
+    assert model_input_size((10, 2000), (1024, 512), keep_aspect=True) == (1024, 4096)  # capped at 4:1
 
 
 def test_keep_aspect_engine_matches_reference_at_derived_size(checkpoint: Checkpoint) -> None:
@@ -180,13 +208,25 @@ def test_class_config_with_another_class_count_is_refused(checkpoint: Checkpoint
 
 @cuda
 @pytest.mark.cuda
-@pytest.mark.parametrize(("precision", "minimum"), [("fp32", 0.999), ("fp16", 0.99)])
-def test_cuda_engine_agrees_with_float64_reference(checkpoint: Checkpoint, precision: str, minimum: float) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_cuda_engine_agrees_with_float64_reference(checkpoint: Checkpoint, precision: str) -> None:
+    """fp32 must agree like the CPU; fp16 on every pixel whose top two float64 scores are not a near tie.
+
+    fp16 carries about 3 significant digits, so pixels whose best two classes
+    differ by less than 1% of the largest score may flip; those are excluded
+    for fp16 (and their share is printed).
+    """
     engine = SegmentationEngine(checkpoint, device="cuda", precision=precision, model_size=(1024, 512))
     for height, width in [(512, 1024), (1080, 1920), (480, 640)]:
         image = _random_image(height, width, seed=width)
-        expected, _ = reference_labels(checkpoint, image, (1024, 512))
+        logits = reference_logits(checkpoint, image, (1024, 512))[0]
+        expected = logits.argmax(0).numpy()
+        top2 = logits.topk(2, dim=0).values
+        decisive = (top2[0] - top2[1] > 0.01 * logits.abs().max()).numpy()
+        if precision == "fp32":
+            decisive[:] = True
         results = engine.infer_batch([image, image], color=True, overlay=True)
-        agreement = float(np.mean(results[0].labels == expected))
-        assert agreement >= minimum, f"{precision} {width}x{height}: {agreement:.4%}"
+        agreement = float(np.mean(results[0].labels[decisive] == expected[decisive]))
+        print(f"{precision} {width}x{height}: {agreement:.4%} agreement on {decisive.mean():.1%} of pixels")
+        assert agreement >= 0.999, f"{precision} {width}x{height}: {agreement:.4%}"
         assert np.array_equal(results[0].labels, results[1].labels)

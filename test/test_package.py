@@ -26,12 +26,20 @@ def test_package_xml_is_format_3_with_the_runtime_dependencies() -> None:
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == "lednet_ros"
     depends = {e.text for e in root if e.tag in {"depend", "exec_depend"}}
-    assert {"rclpy", "sensor_msgs", "std_msgs", "diagnostic_msgs", "python3-numpy", "python3-opencv", "python3-yaml"} <= depends
+    assert {
+        "rclpy",
+        "sensor_msgs",
+        "std_msgs",
+        "diagnostic_msgs",
+        "python3-numpy",
+        "python3-opencv",
+        "python3-yaml",
+    } <= depends
     assert root.find("export/build_type").text == "ament_python"  # type: ignore[union-attr]
 
 
 def test_package_xml_and_setup_py_agree_on_the_version() -> None:
-    from lednet_ros import __version__  # noqa: PLC0415
+    from lednet_ros import __version__
 
     root = ET.parse(REPO / "package.xml").getroot()
     assert root.findtext("version") == __version__
@@ -52,9 +60,16 @@ def colcon_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, destination / name)
     else:
-        shutil.copytree(REPO, destination, ignore=shutil.ignore_patterns(".venv", ".git", "out", "build", "install", "log"))
+        shutil.copytree(
+            REPO, destination, ignore=shutil.ignore_patterns(".venv", ".git", "out", "build", "install", "log")
+        )
     result = subprocess.run(
-        [str(colcon), "build", "--base-paths", "src"], cwd=workspace, capture_output=True, text=True, timeout=600, check=False
+        [str(colcon), "build", "--base-paths", "src"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return workspace / "install" / "lednet_ros"
@@ -71,14 +86,18 @@ def test_colcon_build_installs_launch_config_and_weights(colcon_install: Path) -
     assert (colcon_install / "lib" / "lednet_ros" / "lednet-ros").is_file()
 
 
-def test_installed_package_finds_its_share_directory_through_the_ament_index(colcon_install: Path, tmp_path: Path) -> None:
+def test_installed_package_finds_its_share_directory_through_the_ament_index(
+    colcon_install: Path, tmp_path: Path
+) -> None:
     site = next((colcon_install / "lib").glob("python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(colcon_install)}
     code = (
         "import lednet_ros.resources as r, lednet_ros.class_config as c;"
         "print(r.__file__); print(r.share_directory()); print(c.load_class_config().num_classes)"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     module_file, share, classes = result.stdout.split()
     assert module_file.startswith(str(site))
