@@ -31,6 +31,9 @@ TEST_REQUIREMENTS = [
     "ruff==0.17.6",
     "rosbags-image==0.10.4",
     "colcon-common-extensions==0.3.0",
+    "onnx==1.23.2",
+    "onnxscript==0.7.2",
+    "onnxruntime==1.32.0",
 ]
 
 setup(

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("lednet_ros.bench", "time the engine against plain eager PyTorch; Markdown + JSON"),
     "synth": ("lednet_ros.synth", "generate synthetic street scenes with exact labels (dataset and rosbag2)"),
     "train": ("lednet_ros.train", "train LEDNet (the authors' recipe) on a Cityscapes-layout dataset"),
+    "score": ("lednet_ros.score", "mIoU and per-class IoU of weights on a dataset split"),
+    "export": ("lednet_ros.export", "TorchScript / ONNX files of a checkpoint, verified against PyTorch"),
     "info": ("lednet_ros.info", "show what a weights file holds, the devices and the versions"),
 }
 
@@ -83,9 +85,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--model-size",
         type=parse_size,
-        default=(1024, 512),
         metavar="WxH",
-        help="network input size (default: 1024x512)",
+        help="network input size (default: the weights' training size, else 1024x512)",
     )
     group.add_argument(
         "--keep-aspect", action="store_true", help="keep the image's aspect ratio: model height follows the image"

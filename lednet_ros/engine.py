@@ -153,7 +153,8 @@ class SegmentationEngine:
             None for the packaged default.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         precision: ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32`` or ``fp16``.
-        model_size: (width, height) the network runs at; default 1024x512.
+        model_size: (width, height) the network runs at; default: the size the
+            weights were trained at (their metadata), else 1024x512.
         keep_aspect: derive the model height from each image's aspect ratio.
         class_config: colours/names to draw with instead of the checkpoint's
             (must have the same number of classes).
@@ -170,7 +171,7 @@ class SegmentationEngine:
         *,
         device: str = "auto",
         precision: str = "auto",
-        model_size: tuple[int, int] = DEFAULT_MODEL_SIZE,
+        model_size: tuple[int, int] | None = None,
         keep_aspect: bool = False,
         class_config: ClassConfig | None = None,
         num_threads: int | None = None,
@@ -180,6 +181,8 @@ class SegmentationEngine:
         self.checkpoint: Checkpoint = checkpoint if checkpoint is not None else default_checkpoint()
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
+        if model_size is None:
+            model_size = self.checkpoint.meta.train_size or DEFAULT_MODEL_SIZE
         if model_size[0] < 8 or model_size[1] < 8:
             msg = f"model size {model_size[0]}x{model_size[1]} is too small (at least 8x8)"
             raise LednetError(msg)

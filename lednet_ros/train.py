@@ -240,8 +240,8 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
 
     rank, world, local_rank = _distributed()
     main_process = rank == 0
-    device = resolve_device(config.device if world == 1 or config.device != "auto" else f"cuda:{local_rank}")
-    if world > 1 and device.type == "cuda":
+    device = resolve_device(config.device)
+    if world > 1 and device.type == "cuda":  # torchrun: one GPU per process
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     torch.manual_seed(config.seed + rank)

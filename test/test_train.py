@@ -66,3 +66,23 @@ def test_encoder_stage_runs_first(tiny_dataset: Path, tmp_path: Path) -> None:
     )
     result = run(config, progress=False)
     assert [h["stage"] for h in result.history] == ["encoder", "full"]
+
+
+def test_torchrun_two_processes_train_with_distributed_data_parallel(tiny_dataset: Path, tmp_path: Path) -> None:
+    """The multi-GPU path, exercised on the CPU with the gloo backend."""
+    import subprocess
+    import sys
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "lednet_ros", "train", str(tiny_dataset),
+         "--out", str(tmp_path), "--size", "64x32", "--epochs", "2", "--batch-size", "2", "--device", "cpu"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    log = (tmp_path / "train.log").read_text()
+    assert "2 process(es)" in log
+    assert log.count("\nepoch ") == 2  # written once, by rank 0
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history[-1]["iteration"] == 2  # 4 images / (2 per process x 2 processes) = 1 step per epoch
+    assert load_checkpoint(tmp_path / "last.pt").meta.trained
