@@ -58,6 +58,7 @@ setup(
     entry_points={
         "console_scripts": [
             "lednet-ros = lednet_ros.cli:main",
+            "segmentation_node = lednet_ros.node:main",
         ],
     },
 )

@@ -260,20 +260,25 @@ class SegmentationEngine:
         self,
         images: Sequence[np.ndarray],
         *,
-        order: ChannelOrder = "rgb",
+        order: ChannelOrder | Sequence[ChannelOrder] = "rgb",
         confidence: bool = True,
         color: bool = False,
         overlay: bool = False,
         alpha: float = 0.5,
+        at_model_size: bool = False,
     ) -> list[SegmentationResult]:
         """Segment several images with one forward pass per model input size.
 
         Images may differ in size; those that map to the same model input size
         (all of them, unless ``keep_aspect``) share one batched forward pass.
-        Arguments as for :meth:`infer`.
+        ``order`` is one channel order for all, or one per image (cameras
+        differ). With ``at_model_size`` the results have the model's size
+        instead of each image's (the overlay blends the resized image).
+        Other arguments as for :meth:`infer`.
         """
-        if order not in ("rgb", "bgr"):
-            msg = f"channel order must be 'rgb' or 'bgr', got {order!r}"
+        orders = [order] * len(images) if isinstance(order, str) else list(order)
+        if len(orders) != len(images) or any(o not in ("rgb", "bgr") for o in orders):
+            msg = f"channel order must be 'rgb' or 'bgr' (one, or one per image), got {order!r}"
             raise ValueError(msg)
         if not 0.0 <= alpha <= 1.0:
             msg = f"overlay alpha must be in [0, 1], got {alpha}"
@@ -287,11 +292,12 @@ class SegmentationEngine:
         results: list[SegmentationResult | None] = [None] * len(images)
         with torch.inference_mode():
             for size, indices in groups.items():
-                uploaded = [self._upload(images[i], order) for i in indices]
+                uploaded = [self._upload(images[i], orders[i]) for i in indices]
                 batch = torch.cat([self._prepare(rgb, size) for rgb in uploaded])
                 coarse = self.model.coarse_logits(batch.contiguous(memory_format=torch.channels_last))
                 for row, (i, rgb) in enumerate(zip(indices, uploaded, strict=True)):
-                    results[i] = self._finish(coarse[row : row + 1], rgb, confidence, color, overlay, alpha)
+                    shown = _resize_uint8(rgb, size) if at_model_size else rgb
+                    results[i] = self._finish(coarse[row : row + 1], shown, confidence, color, overlay, alpha)
         return [r for r in results if r is not None]
 
     # -- steps --------------------------------------------------------------
@@ -343,6 +349,17 @@ class SegmentationEngine:
             color=color.cpu().numpy() if (want_color and color is not None) else None,
             overlay=None if overlay is None else overlay.contiguous().cpu().numpy(),
         )
+
+
+def _resize_uint8(rgb: Tensor, size: tuple[int, int]) -> Tensor:
+    """uint8 1x3xHxW image resized to (width, height) as the model input was (antialiased when shrinking)."""
+    if (rgb.shape[-1], rgb.shape[-2]) == size:
+        return rgb
+    shrinks = size[0] < rgb.shape[-1] or size[1] < rgb.shape[-2]
+    resized = F.interpolate(
+        rgb.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=shrinks
+    )
+    return resized.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def _check_image(image: np.ndarray) -> None:

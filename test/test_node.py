@@ -1,0 +1,316 @@
+"""The segmentation node in its own process, driven over real rclpy and Fast DDS.
+
+Discovery is kept on this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST)
+and on a domain id of its own, so parallel runs do not see each other.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+
+import rclpy
+from conftest import randomized_checkpoint
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import Parameter as ParameterMsg
+from rcl_interfaces.msg import ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, Image
+
+from lednet_ros.checkpoint import save_checkpoint
+from lednet_ros.engine import SegmentationEngine
+from lednet_ros.image_conv import decode_image
+from lednet_ros.synthetic import street_scene
+
+MODEL = (64, 32)
+BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    checkpoint = randomized_checkpoint(6)
+    return save_checkpoint(tmp_path_factory.mktemp("w") / "node_test.pt", checkpoint.build_model(), checkpoint.meta)
+
+
+def start_node(namespace: str, log: Path, *params: str) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}"]
+    for param in params:
+        args += ["-p", param]
+    return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def stop_node(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return -999
+
+
+class Client:
+    """A test node that publishes camera frames and collects the segmentation outputs."""
+
+    def __init__(
+        self, namespace: str, outputs: tuple[str, ...] = ("labels", "color", "overlay", "confidence", "camera_info")
+    ) -> None:
+        self.node = rclpy.create_node(f"client_{namespace}")
+        self.image = self.node.create_publisher(Image, f"/{namespace}/image", BEST_EFFORT)
+        self.info = self.node.create_publisher(CameraInfo, f"/{namespace}/camera_info", RELIABLE)
+        self.received: dict[str, list] = {name: [] for name in outputs}
+        self.subscriptions = [
+            self.node.create_subscription(CameraInfo if name == "camera_info" else Image, f"/{namespace}/segmentation/{name}",
+                                          lambda m, n=name: self.received[n].append(m), RELIABLE)
+            for name in outputs
+        ]  # fmt: skip
+        self.diagnostics: list[DiagnosticArray] = []
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.namespace = namespace
+
+    def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self.node, timeout_sec=0.05)
+            if condition():
+                return True
+        return False
+
+    def wait_connected(self, timeout: float = 60.0) -> None:
+        ok = self.spin_until(
+            lambda: (
+                self.image.get_subscription_count() > 0 and all(s.get_publisher_count() > 0 for s in self.subscriptions)
+            ),
+            timeout,
+        )
+        assert ok, "the node did not come up (see its log)"
+
+    def publish(self, encoding: str, pixels: np.ndarray, stamp_ns: int, *, step: int | None = None, data: bytes | None = None,
+                big_endian: bool = False, frame_id: str = "cam_optical") -> Image:  # fmt: skip
+        message = Image()
+        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        message.header.frame_id = frame_id
+        message.height, message.width = pixels.shape[:2]
+        raw = pixels.tobytes() if data is None else data
+        message.step = step if step is not None else pixels.strides[0]
+        message.encoding = encoding
+        message.is_bigendian = int(big_endian)
+        message.data = __import__("array").array("B", raw)
+        self.image.publish(message)
+        return message
+
+    def latest_status(self) -> dict[str, str]:
+        for array in reversed(self.diagnostics):
+            for status in array.status:
+                if f"/{self.namespace}/image" in status.name:
+                    return {kv.key: kv.value for kv in status.values}
+        return {}
+
+    def set_parameter(self, name: str, value: float) -> tuple[bool, str]:
+        client = self.node.create_client(SetParameters, f"/{self.namespace}/lednet_segmentation/set_parameters")
+        assert client.wait_for_service(timeout_sec=20)
+        request = SetParameters.Request(parameters=[ParameterMsg(
+            name=name, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value))])  # fmt: skip
+        future = client.call_async(request)
+        assert self.spin_until(future.done, 20)
+        result = future.result().results[0]
+        return result.successful, result.reason
+
+
+@pytest.fixture(scope="module")
+def ros() -> Iterator[None]:
+    rclpy.init()
+    yield
+    rclpy.try_shutdown()
+
+
+@pytest.fixture(scope="module")
+def running(
+    ros: None, weights: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Client, subprocess.Popen[bytes], Path]]:
+    log = tmp_path_factory.mktemp("node") / "node.log"
+    process = start_node("cam", log, f"weights:={weights}", f"model_width:={MODEL[0]}", f"model_height:={MODEL[1]}",
+                         "diagnostics_period:=0.5")  # fmt: skip
+    client = Client("cam")
+    try:
+        client.wait_connected()
+        yield client, process, log
+    finally:
+        client.node.destroy_node()
+        code = stop_node(process)
+        output = log.read_text()
+        assert code == 0, output
+        assert "Traceback" not in output, output
+
+
+ENGINE: dict[str, SegmentationEngine] = {}
+
+
+def engine_labels(weights: Path, message: Image) -> np.ndarray:
+    engine = ENGINE.setdefault("e", SegmentationEngine(weights, device="cpu", model_size=MODEL))
+    decoded = decode_image(
+        message.encoding, message.height, message.width, message.step, message.is_bigendian, bytes(message.data)
+    )
+    return engine.infer(np.ascontiguousarray(decoded.pixels), order="bgr" if decoded.order == "bgr" else "rgb").labels
+
+
+def frames() -> Iterator[tuple[str, np.ndarray, dict]]:
+    scene = street_scene(80, 48, seed=2).image
+    odd = street_scene(53, 37, seed=3).image
+    yield "rgb8", scene, {}
+    yield "bgr8", np.ascontiguousarray(odd[..., ::-1]), {}
+    yield "mono8", np.ascontiguousarray(scene[..., 1]), {}
+    rgba = np.dstack([scene, np.full(scene.shape[:2], 255, np.uint8)])
+    padded = np.zeros((48, 80 * 4 + 12), np.uint8)
+    padded[:, : 80 * 4] = rgba.reshape(48, -1)
+    yield "rgba8", rgba, {"step": padded.shape[1], "data": padded.tobytes()}
+    words = (scene[..., 0].astype(np.uint16) * 257).astype(">u2")
+    yield "mono16", scene[..., 0], {"step": 160, "data": words.tobytes(), "big_endian": True}
+    yield "yuv422", np.zeros((48, 80, 2), np.uint8) + 128, {}
+    yield "bayer_rggb8", np.ascontiguousarray(scene[..., 1]), {}
+
+
+def test_outputs_carry_the_input_header_and_equal_the_engine(running: tuple, weights: Path) -> None:
+    client, _, _ = running
+    for index, (encoding, pixels, extra) in enumerate(frames()):
+        stamp = 1_000_000_000 * (100 + index) + 123
+        for values in client.received.values():
+            values.clear()
+        message = client.publish(encoding, pixels, stamp, **extra)
+        assert client.spin_until(
+            lambda: all(client.received[n] for n in ("labels", "color", "overlay", "confidence")), 30
+        ), encoding
+        height, width = message.height, message.width
+        for name, expected_encoding in [
+            ("labels", "mono8"),
+            ("color", "rgb8"),
+            ("overlay", "rgb8"),
+            ("confidence", "mono8"),
+        ]:
+            out = client.received[name][-1]
+            assert out.header.stamp.sec * 1_000_000_000 + out.header.stamp.nanosec == stamp, (encoding, name)
+            assert out.header.frame_id == "cam_optical"
+            assert (out.encoding, out.height, out.width) == (expected_encoding, height, width), (encoding, name)
+        labels = np.frombuffer(bytes(client.received["labels"][-1].data), np.uint8).reshape(height, width)
+        agreement = float(np.mean(labels == engine_labels(weights, message)))
+        assert agreement >= 0.999, f"{encoding}: labels agree with the engine on {agreement:.2%}"
+
+
+def test_camera_info_is_republished_with_the_frame_header(running: tuple) -> None:
+    client, _, _ = running
+    info = CameraInfo(width=80, height=48, k=[50.0, 0.0, 40.0, 0.0, 50.0, 24.0, 0.0, 0.0, 1.0])
+    info.header.frame_id = "cam_optical"
+    client.info.publish(info)
+    client.spin_until(lambda: False, 1.0)
+    client.received["camera_info"].clear()
+    client.publish("rgb8", street_scene(80, 48, seed=4).image, 5_000_000_000)
+    assert client.spin_until(lambda: bool(client.received["camera_info"]), 30)
+    out = client.received["camera_info"][-1]
+    assert out.header.stamp.sec == 5 and out.width == 80 and out.k[0] == 50.0
+
+
+def test_bad_messages_are_rejected_and_counted_and_the_node_keeps_working(running: tuple) -> None:
+    client, _, _ = running
+    good = street_scene(80, 48, seed=5).image
+    client.publish("rgb16", good, 1)  # unsupported encoding
+    client.spin_until(lambda: False, 0.3)
+    client.publish("rgb8", good, 2, step=100)  # step too small
+    client.spin_until(lambda: False, 0.3)
+    client.publish("rgb8", good, 3, data=good.tobytes()[:-5])  # data shorter than step x height
+    client.spin_until(lambda: False, 0.3)
+    client.publish("rgb8", np.zeros((0, 0, 3), np.uint8), 4, step=0, data=b"")  # empty
+    client.spin_until(lambda: False, 0.3)
+    client.received["labels"].clear()
+    client.publish("rgb8", good, 6_000_000_000)
+    assert client.spin_until(lambda: bool(client.received["labels"]), 30), "a good frame after bad ones is processed"
+    assert client.spin_until(lambda: int(client.latest_status().get("rejected", 0)) >= 4, 10), client.latest_status()
+
+
+def test_overlay_alpha_changes_at_run_time_and_bad_values_are_refused(running: tuple) -> None:
+    client, _, _ = running
+    assert client.set_parameter("overlay_alpha", 0.0) == (True, "")
+    image = street_scene(80, 48, seed=7).image
+    client.received["overlay"].clear()
+    client.publish("rgb8", image, 7_000_000_000)
+    assert client.spin_until(lambda: bool(client.received["overlay"]), 30)
+    overlay = np.frombuffer(bytes(client.received["overlay"][-1].data), np.uint8).reshape(48, 80, 3)
+    assert np.array_equal(overlay, image), "alpha 0 shows the camera image alone"
+    successful, reason = client.set_parameter("overlay_alpha", 1.5)
+    assert not successful and reason
+    assert client.set_parameter("overlay_alpha", 0.5) == (True, "")
+
+
+def test_frames_faster_than_inference_drop_the_oldest_and_the_newest_wins(running: tuple) -> None:
+    """Every frame that arrives is processed or dropped (none queue up), and outputs never go back in time."""
+    client, _, _ = running
+    image = street_scene(640, 480, seed=8).image  # full-size outputs make each frame slower than the 2 ms pacing
+    assert client.spin_until(lambda: bool(client.latest_status()), 10)
+    before = client.latest_status()
+    client.received["labels"].clear()
+    for _ in range(40):
+        client.publish("rgb8", image, time.time_ns())
+        client.spin_until(lambda: False, 0.002)
+
+    def settled() -> bool:  # everything that arrived is accounted for
+        status = client.latest_status()
+        counts = [int(status[k]) - int(before[k]) for k in ("received", "processed", "dropped")]
+        return counts[0] > 0 and counts[1] + counts[2] == counts[0] and len(client.received["labels"]) == counts[1]
+
+    assert client.spin_until(settled, 60), client.latest_status()
+    after = client.latest_status()
+    dropped = int(after["dropped"]) - int(before["dropped"])
+    assert dropped > 0, after
+    stamps = [_stamp(m) for m in client.received["labels"]]
+    assert stamps == sorted(set(stamps)), "an older frame was published after a newer one"
+
+
+def _stamp(message: Image) -> int:
+    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+
+
+def test_no_subscribers_means_no_inference(ros: None, weights: Path, tmp_path: Path) -> None:
+    process = start_node("quiet", tmp_path / "log", f"weights:={weights}", f"model_width:={MODEL[0]}",
+                         f"model_height:={MODEL[1]}", "diagnostics_period:=0.5")  # fmt: skip
+    client = Client("quiet", outputs=())
+    try:
+        assert client.spin_until(lambda: client.image.get_subscription_count() > 0, 60)
+        for i in range(5):
+            client.publish("rgb8", street_scene(80, 48, seed=i).image, i + 1)
+            client.spin_until(lambda: False, 0.2)
+        assert client.spin_until(lambda: int(client.latest_status().get("received", 0)) >= 1, 10)
+        assert client.latest_status()["processed"] == "0"
+    finally:
+        client.node.destroy_node()
+        assert stop_node(process, signal.SIGTERM) == 0, (tmp_path / "log").read_text()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["weights:=/nonexistent/w.pt"], "weights file not found"),
+        (["output_resolution:=sideways"], "output_resolution='sideways' is not one of"),
+        (["model_width:=64"], "set both model_width and model_height"),
+        (["device:=cuda:7"], "device 'cuda:7'"),
+    ],
+)
+def test_bad_start_up_settings_give_one_error_line_and_exit_1(tmp_path: Path, params: list[str], message: str) -> None:
+    process = start_node("broken", tmp_path / "log", *params)
+    code = process.wait(timeout=120)
+    output = (tmp_path / "log").read_text()
+    assert code == 1, output
+    assert message in output and "Traceback" not in output
+    assert sum("error" in line for line in output.splitlines()) == 1, output
