@@ -63,6 +63,16 @@ def stop_node(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int
         return -999
 
 
+def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: float) -> bool:
+    """Spin ``node`` until ``condition()`` holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rclpy.spin_once(node, timeout_sec=0.05)
+        if condition():
+            return True
+    return False
+
+
 class Client:
     """A test node that publishes camera frames and collects the segmentation outputs."""
 
@@ -83,12 +93,7 @@ class Client:
         self.namespace = namespace
 
     def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rclpy.spin_once(self.node, timeout_sec=0.05)
-            if condition():
-                return True
-        return False
+        return spin_until(self.node, condition, timeout)
 
     def wait_connected(self, timeout: float = 60.0) -> None:
         ok = self.spin_until(
@@ -314,3 +319,58 @@ def test_bad_start_up_settings_give_one_error_line_and_exit_1(tmp_path: Path, pa
     assert code == 1, output
     assert message in output and "Traceback" not in output
     assert sum("error" in line for line in output.splitlines()) == 1, output
+
+
+def test_two_compressed_cameras_at_model_resolution(ros: None, weights: Path, tmp_path: Path) -> None:
+    """cameras:=[front, rear] with input_transport:=compressed and output_resolution:=model."""
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+
+    process = start_node("multi", tmp_path / "log", f"weights:={weights}", f"model_width:={MODEL[0]}", f"model_height:={MODEL[1]}",
+                         "cameras:=['front', 'rear']", "input_transport:=compressed", "output_resolution:=model")  # fmt: skip
+    node = rclpy.create_node("client_multi")
+    received: dict[str, list] = {"front": [], "rear": [], "front_info": []}
+    try:
+        publishers = {
+            cam: node.create_publisher(CompressedImage, f"/multi/{cam}/image/compressed", BEST_EFFORT)
+            for cam in ("front", "rear")
+        }
+        info_pub = node.create_publisher(CameraInfo, "/multi/front/camera_info", RELIABLE)
+        for cam in ("front", "rear"):
+            node.create_subscription(Image, f"/multi/{cam}/segmentation/labels", received[cam].append, RELIABLE)
+        node.create_subscription(
+            CameraInfo, "/multi/front/segmentation/camera_info", received["front_info"].append, RELIABLE
+        )
+        client = Client.__new__(Client)
+        client.node = node
+        assert client.spin_until(lambda: all(p.get_subscription_count() > 0 for p in publishers.values()), 60), (
+            tmp_path / "log"
+        ).read_text()
+        assert client.spin_until(lambda: False, 1.0) is False
+        info_pub.publish(CameraInfo(width=160, height=96, k=[100.0, 0.0, 80.0, 0.0, 100.0, 48.0, 0.0, 0.0, 1.0],
+                                    p=[100.0, 0.0, 80.0, 0.0, 0.0, 100.0, 48.0, 0.0, 0.0, 0.0, 1.0, 0.0]))  # fmt: skip
+        spin_until(node, lambda: False, 0.5)
+        for index, cam in enumerate(("front", "rear")):
+            image = street_scene(160, 96, seed=10 + index).image
+            _, payload = cv2.imencode(".jpg", image[..., ::-1])
+            message = CompressedImage(format="jpeg", data=payload.tobytes())
+            message.header.stamp.sec = 40 + index
+            message.header.frame_id = f"{cam}_optical"
+            publishers[cam].publish(message)
+        assert spin_until(node, lambda: bool(received["front"] and received["rear"] and received["front_info"]), 60)
+        for index, cam in enumerate(("front", "rear")):
+            out = received[cam][-1]
+            assert (
+                (out.width, out.height) == MODEL
+                and out.header.frame_id == f"{cam}_optical"
+                and out.header.stamp.sec == 40 + index
+            )
+        info = received["front_info"][-1]
+        assert (info.width, info.height) == MODEL
+        assert info.k[0] == pytest.approx(100.0 * 64 / 160) and info.k[5] == pytest.approx(48.0 * 32 / 96)
+        publishers["rear"].publish(CompressedImage(format="jpeg", data=b"\xff\xd8 not a jpeg"))
+        spin_until(node, lambda: False, 1.0)
+        assert "cannot decode the compressed payload" in (tmp_path / "log").read_text()
+    finally:
+        node.destroy_node()
+        assert stop_node(process) == 0, (tmp_path / "log").read_text()
