@@ -273,14 +273,16 @@ def test_frames_faster_than_inference_drop_the_oldest_and_the_newest_wins(runnin
     def settled() -> bool:  # everything that arrived is accounted for
         status = client.latest_status()
         counts = [int(status[k]) - int(before[k]) for k in ("received", "processed", "dropped")]
-        return counts[0] > 0 and counts[1] + counts[2] == counts[0] and len(client.received["labels"]) == counts[1]
+        return counts[0] > 0 and counts[1] + counts[2] == counts[0] and bool(client.received["labels"])
 
     assert client.spin_until(settled, 60), client.latest_status()
     after = client.latest_status()
     dropped = int(after["dropped"]) - int(before["dropped"])
     assert dropped > 0, after
+    # Outputs are reliable with depth 1 (latest wins there too), so the client may see fewer than were published.
     stamps = [_stamp(m) for m in client.received["labels"]]
     assert stamps == sorted(set(stamps)), "an older frame was published after a newer one"
+    assert len(stamps) <= int(after["processed"]) - int(before["processed"])
 
 
 def _stamp(message: Image) -> int:
