@@ -199,3 +199,25 @@ def test_segment_refuses_inputs_that_would_overwrite_each_other_and_skips_hidden
     assert result.returncode == 1 and "would both write f_*.png" in result.stderr
     result = lednet_ros("segment", str(tmp_path / "c"), "--out", str(tmp_path / "o"))
     assert result.returncode == 1 and "no images found" in result.stdout
+
+
+def test_bench_node_measures_the_node_end_to_end(tmp_path: Path, weights: Path) -> None:
+    env_args = (
+        "bench-node",
+        "--sizes",
+        "80x48",
+        "--frames",
+        "4",
+        "--rate",
+        "4",
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path),
+    )
+    result = lednet_ros(*env_args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = json.loads((tmp_path / "bench_node.json").read_text())["rows"]
+    assert row["sent"] == 4 and 1 <= row["received"] <= 4
+    assert row["latency_p50_ms"] > 0 and row["inference_p50_ms"] > 0
+    assert "| 80x48 |" in (tmp_path / "bench_node.md").read_text()

@@ -1,0 +1,203 @@
+"""``lednet-ros bench-node``: the segmentation node end to end, as a camera sees it.
+
+Starts ``segmentation_node`` in its own process, publishes ``bgr8`` frames of
+each size at ``--rate`` Hz (best effort, like a camera driver), subscribes to
+``segmentation/labels`` (reliable, like rviz2) and measures, per size:
+
+* stamp-to-receive latency at the subscriber (p50, p95, max): the time from
+  the frame's header stamp (set just before publishing) to its labels
+  arriving, so it includes transport both ways, decoding, inference and
+  encoding;
+* sustained output rate, and the frames the node dropped (its diagnostics);
+* the node's inference time (its diagnostics) and its CPU use (``/proc``);
+* node overhead = latency p50 - inference p50.
+
+DDS discovery stays on this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``).
+Prints a Markdown table and writes ``bench_node.md`` and ``bench_node.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lednet_ros.cli import parse_size, positive_int, run_guarded
+from lednet_ros.errors import LednetError
+from lednet_ros.synthetic import street_scene
+
+__all__ = ["NodeBenchRow", "main"]
+
+PROG = "lednet-ros bench-node"
+
+
+@dataclass(frozen=True)
+class NodeBenchRow:
+    """End-to-end figures of one input size."""
+
+    width: int
+    height: int
+    rate_hz: float
+    sent: int
+    received: int
+    dropped_by_node: int
+    output_hz: float
+    latency_p50_ms: float
+    latency_p95_ms: float
+    latency_max_ms: float
+    inference_p50_ms: float
+    overhead_p50_ms: float
+    node_cpu_percent: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str]) -> NodeBenchRow:
+    import rclpy  # noqa: PLC0415 (ROS only for this command)
+    from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
+    from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
+    from sensor_msgs.msg import Image  # noqa: PLC0415
+
+    namespace = f"bench_{os.getpid()}_{size[0]}x{size[1]}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5", *node_args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}")
+    publisher = node.create_publisher(
+        Image, f"/{namespace}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
+    )
+    latencies: list[float] = []
+    node.create_subscription(
+        Image, f"/{namespace}/segmentation/labels",
+        lambda m: latencies.append((time.time_ns() - (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)) / 1e6),
+        QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
+    )  # fmt: skip
+    status: dict[str, str] = {}
+
+    def on_diagnostics(message: DiagnosticArray) -> None:
+        for entry in message.status:
+            if f"/{namespace}/image" in entry.name:
+                status.update({kv.key: kv.value for kv in entry.values})
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+    try:
+        deadline = time.monotonic() + 120
+        while (
+            publisher.get_subscription_count() == 0 or node.count_publishers(f"/{namespace}/segmentation/labels") == 0
+        ):
+            rclpy.spin_once(node, timeout_sec=0.1)
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                msg = f"the node did not start: {output.strip().splitlines()[-1:] or 'timeout'}"
+                raise LednetError(msg)
+        image = street_scene(*size, seed=1).image[..., ::-1].copy()
+        message = Image(height=size[1], width=size[0], encoding="bgr8", step=size[0] * 3)
+        message.data = array.array("B", image.tobytes())
+        for _ in range(int(rate)):  # warm-up second, not measured
+            message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
+            publisher.publish(message)
+            rclpy.spin_once(node, timeout_sec=1.0 / rate)
+        rclpy.spin_once(node, timeout_sec=1.0)
+        latencies.clear()
+        start_status = dict(status)
+        cpu_start, wall_start = _cpu_seconds(process.pid), time.monotonic()
+        next_time = time.monotonic()
+        for _ in range(frames):
+            message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
+            publisher.publish(message)
+            next_time += 1.0 / rate
+            while time.monotonic() < next_time:
+                rclpy.spin_once(node, timeout_sec=max(0.0, next_time - time.monotonic()))
+        wall = time.monotonic() - wall_start
+        cpu = _cpu_seconds(process.pid) - cpu_start
+        settle = time.monotonic() + 2.0
+        while time.monotonic() < settle:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        values = np.asarray(latencies) if latencies else np.asarray([float("nan")])
+        inference = float(status.get("inference_p50_ms", "nan"))
+        dropped = int(status.get("dropped", 0)) - int(start_status.get("dropped", 0))
+        p50 = float(np.percentile(values, 50))
+        return NodeBenchRow(
+            size[0], size[1], rate, frames, len(latencies), dropped, round(len(latencies) / wall, 2),
+            round(p50, 2), round(float(np.percentile(values, 95)), 2), round(float(values.max()), 2),
+            round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),
+        )  # fmt: skip
+    finally:
+        node.destroy_node()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def markdown_table(rows: list[NodeBenchRow]) -> str:
+    """The rows as a Markdown table."""
+    lines = [
+        "| input | rate Hz | sent | received | dropped | output Hz | latency p50 ms | p95 ms | max ms | inference p50 ms | overhead p50 ms | node CPU % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.width}x{r.height} | {r.rate_hz:g} | {r.sent} | {r.received} | {r.dropped_by_node} | {r.output_hz:.1f} | "
+        f"{r.latency_p50_ms:.1f} | {r.latency_p95_ms:.1f} | {r.latency_max_ms:.1f} | {r.inference_p50_ms:.1f} | "
+        f"{r.overhead_p50_ms:.1f} | {r.node_cpu_percent:.0f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lednet-ros bench-node``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Measure the segmentation node end to end: latency, output rate, drops, CPU."
+    )
+    parser.add_argument(
+        "--sizes", type=parse_size, nargs="+", default=[(640, 480), (1280, 720), (1920, 1080)], metavar="WxH"
+    )
+    parser.add_argument("--rate", type=float, default=30.0, help="publish rate in Hz (default: 30)")
+    parser.add_argument("--frames", type=positive_int, default=150, help="frames per size (default: 150)")
+    parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
+    parser.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR")
+    args = parser.parse_args(argv)
+    if args.rate <= 0:
+        parser.error("--rate must be positive")
+
+    def body() -> int:
+        os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        import rclpy  # noqa: PLC0415
+
+        node_args = ["-p", f"device:={args.device}", "-p", f"precision:={args.precision}"]
+        if args.weights:
+            node_args += ["-p", f"weights:={Path(args.weights).resolve()}"]
+        rclpy.init()
+        try:
+            rows = [_measure(size, args.rate, args.frames, node_args) for size in args.sizes]
+        finally:
+            rclpy.try_shutdown()
+        table = markdown_table(rows)
+        command = "lednet-ros bench-node " + " ".join(argv if argv is not None else sys.argv[1:])
+        print(table)
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench_node.md").write_text(f"# {command}\n\n{table}\n", encoding="utf-8")
+        (args.out / "bench_node.json").write_text(
+            json.dumps({"command": command, "rows": [asdict(r) for r in rows]}, indent=2) + "\n", encoding="utf-8"
+        )
+        print(f"wrote {args.out / 'bench_node.md'} and {args.out / 'bench_node.json'}")
+        return 0
+
+    return run_guarded(PROG, body)
