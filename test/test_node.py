@@ -125,11 +125,14 @@ class Client:
                     return {kv.key: kv.value for kv in status.values}
         return {}
 
-    def set_parameter(self, name: str, value: float) -> tuple[bool, str]:
+    def set_parameter(self, name: str, value: float) -> tuple[bool, str]:  # int -> INTEGER, float -> DOUBLE
         client = self.node.create_client(SetParameters, f"/{self.namespace}/lednet_segmentation/set_parameters")
         assert client.wait_for_service(timeout_sec=20)
-        request = SetParameters.Request(parameters=[ParameterMsg(
-            name=name, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value))])  # fmt: skip
+        if isinstance(value, int):
+            typed = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
+        else:
+            typed = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
+        request = SetParameters.Request(parameters=[ParameterMsg(name=name, value=typed)])
         future = client.call_async(request)
         assert self.spin_until(future.done, 20)
         result = future.result().results[0]
@@ -239,10 +242,15 @@ def test_bad_messages_are_rejected_and_counted_and_the_node_keeps_working(runnin
     client.spin_until(lambda: False, 0.3)
     client.publish("rgb8", np.zeros((0, 0, 3), np.uint8), 4, step=0, data=b"")  # empty
     client.spin_until(lambda: False, 0.3)
+    assert client.set_parameter("max_input_pixels", 100) == (True, "")
+    client.publish("rgb8", good, 5)  # 3840 pixels > 100
+    client.spin_until(lambda: False, 0.3)
+    assert client.set_parameter("max_input_pixels", 3840 * 2160) == (True, "")
     client.received["labels"].clear()
     client.publish("rgb8", good, 6_000_000_000)
     assert client.spin_until(lambda: bool(client.received["labels"]), 30), "a good frame after bad ones is processed"
-    assert client.spin_until(lambda: int(client.latest_status().get("rejected", 0)) >= 4, 10), client.latest_status()
+    assert client.spin_until(lambda: int(client.latest_status().get("rejected", 0)) >= 5, 10), client.latest_status()
+    assert client.received["labels"][-1].header.stamp.sec == 6
 
 
 def test_overlay_alpha_changes_at_run_time_and_bad_values_are_refused(running: tuple) -> None:
