@@ -59,9 +59,15 @@ class BagWriter:
         self._writer.close()
 
     def _write(self, topic: str, message: Any, stamp_ns: int) -> None:
+        self.write_serialized(
+            topic, message.__msgtype__, _TYPESTORE.serialize_cdr(message, message.__msgtype__), stamp_ns
+        )
+
+    def write_serialized(self, topic: str, msgtype: str, data: bytes | memoryview, stamp_ns: int) -> None:
+        """Write an already CDR-serialised message (e.g. copied from another bag) as it is."""
         if topic not in self._connections:
-            self._connections[topic] = self._writer.add_connection(topic, message.__msgtype__, typestore=_TYPESTORE)
-        self._writer.write(self._connections[topic], stamp_ns, _TYPESTORE.serialize_cdr(message, message.__msgtype__))
+            self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=_TYPESTORE)
+        self._writer.write(self._connections[topic], stamp_ns, data)
 
     def write_image(self, topic: str, pixels: np.ndarray, encoding: str, stamp_ns: int, frame_id: str) -> None:
         """Write an HxW or HxWxC uint8/uint16/float32 array as ``sensor_msgs/Image`` (little-endian, no padding)."""
