@@ -17,7 +17,6 @@ Prints a Markdown table and writes ``bench.md`` and ``bench.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import resource
 import statistics
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from lednet_ros.cli import parse_size, positive_int, run_guarded
+from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
 from lednet_ros.engine import SegmentationEngine
 
 __all__ = ["BenchRow", "main", "run"]
@@ -187,14 +186,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{environment['threads']} threads, peak RSS {environment['peak_rss_mib']} MiB")  # fmt: skip
         print(table)
         print(header)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench.md").write_text(f"# {command}\n\n{header}\n\n{table}\n", encoding="utf-8")
-        (args.out / "bench.json").write_text(
-            json.dumps({"command": command, "environment": environment, "rows": [asdict(r) for r in rows]}, indent=2)
-            + "\n",
-            encoding="utf-8",
-        )
-        print(f"wrote {args.out / 'bench.md'} and {args.out / 'bench.json'}")
+        md, js = write_results(args.out, "bench", command, f"{header}\n\n{table}",
+                               {"environment": environment, "rows": [asdict(r) for r in rows]})  # fmt: skip
+        print(f"wrote {md} and {js}")
         return 0
 
     return run_guarded(PROG, body)

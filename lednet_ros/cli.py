@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMMANDS",
+    "add_alpha_argument",
     "add_engine_arguments",
     "engine_from_args",
     "main",
@@ -27,6 +30,7 @@ __all__ = [
     "positive_int",
     "run_guarded",
     "unit_interval",
+    "write_results",
 ]
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -96,6 +100,22 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threads", type=positive_int, metavar="N", help="CPU threads for torch (default: torch's choice)"
     )
+
+
+def add_alpha_argument(parser: argparse.ArgumentParser) -> None:
+    """``--alpha``: the palette's weight in overlays."""
+    parser.add_argument(
+        "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
+    )
+
+
+def write_results(out: Path, stem: str, command: str, markdown: str, data: dict[str, object]) -> tuple[Path, Path]:
+    """Write ``OUT/STEM.md`` (the command, then ``markdown``) and ``OUT/STEM.json`` (``data`` plus the command)."""
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / f"{stem}.md", out / f"{stem}.json"
+    md.write_text(f"# {command}\n\n{markdown}\n", encoding="utf-8")
+    js.write_text(json.dumps({"command": command, **data}, indent=2) + "\n", encoding="utf-8")
+    return md, js
 
 
 def engine_from_args(args: argparse.Namespace) -> SegmentationEngine:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lednet_ros.cli import add_engine_arguments, engine_from_args, parse_size, run_guarded, unit_interval
+from lednet_ros.cli import add_alpha_argument, add_engine_arguments, engine_from_args, parse_size, run_guarded
 from lednet_ros.image_files import write_png
 from lednet_ros.synthetic import street_scene
 
@@ -34,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--size", type=parse_size, default=(1024, 512), metavar="WxH", help="scene size (default: 1024x512)"
     )
-    parser.add_argument(
-        "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
-    )
+    add_alpha_argument(parser)
     add_engine_arguments(parser)
     return parser
 

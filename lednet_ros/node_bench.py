@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import array
-import json
 import os
 import signal
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lednet_ros.cli import parse_size, positive_int, run_guarded
+from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
 from lednet_ros.errors import LednetError
 from lednet_ros.synthetic import street_scene
 
@@ -192,12 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         table = markdown_table(rows)
         command = "lednet-ros bench-node " + " ".join(argv if argv is not None else sys.argv[1:])
         print(table)
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "bench_node.md").write_text(f"# {command}\n\n{table}\n", encoding="utf-8")
-        (args.out / "bench_node.json").write_text(
-            json.dumps({"command": command, "rows": [asdict(r) for r in rows]}, indent=2) + "\n", encoding="utf-8"
-        )
-        print(f"wrote {args.out / 'bench_node.md'} and {args.out / 'bench_node.json'}")
+        md, js = write_results(args.out, "bench_node", command, table, {"rows": [asdict(r) for r in rows]})
+        print(f"wrote {md} and {js}")
         return 0
 
     return run_guarded(PROG, body)

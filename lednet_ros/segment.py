@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lednet_ros.cli import add_engine_arguments, engine_from_args, run_guarded, unit_interval
+from lednet_ros.cli import add_alpha_argument, add_engine_arguments, engine_from_args, run_guarded
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.image_files import collect_images, read_rgb, write_png
 
@@ -88,9 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)"
     )
-    parser.add_argument(
-        "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
-    )
+    add_alpha_argument(parser)
     add_engine_arguments(parser)
     return parser
 
