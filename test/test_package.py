@@ -83,7 +83,8 @@ def test_colcon_build_installs_launch_config_and_weights(colcon_install: Path) -
         assert source and installed == source, folder
     assert (share / "package.xml").is_file()
     assert (colcon_install / "share" / "ament_index" / "resource_index" / "packages" / "lednet_ros").is_file()
-    assert (colcon_install / "lib" / "lednet_ros" / "lednet-ros").is_file()
+    for executable in ("lednet-ros", "segmentation_node"):  # where `ros2 run lednet_ros ...` looks
+        assert (colcon_install / "lib" / "lednet_ros" / executable).is_file(), executable
 
 
 def test_installed_package_finds_its_share_directory_through_the_ament_index(
