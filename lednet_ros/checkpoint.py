@@ -529,6 +529,7 @@ def save_checkpoint(path: str | os.PathLike[str], model: LEDNet, meta: WeightsSp
         file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=file.parent, prefix=f".{file.name}.", delete=False) as tmp:
             torch.save(payload, tmp)
+        Path(tmp.name).chmod(0o644)  # the temporary file is private (0600); a checkpoint is meant to be shared
         Path(tmp.name).replace(file)
     except OSError as exc:
         msg = f"{file}: cannot write checkpoint ({exc.strerror or exc})"
