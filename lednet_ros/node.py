@@ -305,17 +305,28 @@ class SegmentationNode(Node):
 
     def _inference_loop(self) -> None:
         while self._running:
-            frames = self._take_frames()
-            work = []
-            for camera, frame in frames:
-                wanted = camera.wanted()
-                if not wanted:
-                    continue  # nobody listens: no inference at all
-                decoded = self._decode(camera, frame.message)
-                if decoded is not None:
-                    work.append((camera, frame, decoded, wanted))
-            if work:
-                self._run_batch(work)
+            try:
+                self._process_ready_frames()
+            except Exception as exc:  # the thread must survive anything one frame does (publishing included)
+                if not self._running or not rclpy.ok():
+                    return
+                self.get_logger().error(
+                    f"frame skipped: {type(exc).__name__}: {exc}", throttle_duration_sec=WARN_THROTTLE_S
+                )
+
+    def _process_ready_frames(self) -> None:
+        """Take the newest frame of every camera, decode them and run them as one batch."""
+        frames = self._take_frames()
+        work = []
+        for camera, frame in frames:
+            wanted = camera.wanted()
+            if not wanted:
+                continue  # nobody listens: no inference at all
+            decoded = self._decode(camera, frame.message)
+            if decoded is not None:
+                work.append((camera, frame, decoded, wanted))
+        if work:
+            self._run_batch(work)
 
     def _run_batch(self, work: list[tuple[_Camera, _Frame, DecodedImage, set[str]]]) -> None:
         wanted = set().union(*(w for *_, w in work))
