@@ -252,9 +252,10 @@ class SegmentationEngine:
         Raises:
             ImageEncodingError: not a uint8 HxW or HxWx3 array, or empty.
         """
-        return self.infer_batch([image], order=order, confidence=confidence, color=color, overlay=overlay, alpha=alpha)[
-            0
-        ]
+        (result,) = self.infer_batch(
+            [image], order=order, confidence=confidence, color=color, overlay=overlay, alpha=alpha
+        )
+        return result
 
     def infer_batch(
         self,
@@ -315,10 +316,7 @@ class SegmentationEngine:
 
     def _prepare(self, rgb: Tensor, size: tuple[int, int]) -> Tensor:
         """uint8 RGB -> normalised float at the model size (width, height)."""
-        x = rgb.to(self.dtype).mul_(1.0 / 255.0)
-        if (x.shape[-1], x.shape[-2]) != size:
-            shrinks = size[0] < x.shape[-1] or size[1] < x.shape[-2]
-            x = F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=shrinks)
+        x = _resize(rgb.to(self.dtype).mul_(1.0 / 255.0), size)
         if self._mean is not None and self._std is not None:
             x = (x - self._mean) / self._std
         return x
@@ -351,15 +349,19 @@ class SegmentationEngine:
         )
 
 
+def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Float NCHW image to (width, height): bilinear, antialiased when shrinking (the engine's one resize rule)."""
+    if (x.shape[-1], x.shape[-2]) == size:
+        return x
+    shrinks = size[0] < x.shape[-1] or size[1] < x.shape[-2]
+    return F.interpolate(x, size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=shrinks)
+
+
 def _resize_uint8(rgb: Tensor, size: tuple[int, int]) -> Tensor:
-    """uint8 1x3xHxW image resized to (width, height) as the model input was (antialiased when shrinking)."""
+    """uint8 1x3xHxW image resized exactly as the model input was, back to uint8 (for overlays)."""
     if (rgb.shape[-1], rgb.shape[-2]) == size:
         return rgb
-    shrinks = size[0] < rgb.shape[-1] or size[1] < rgb.shape[-2]
-    resized = F.interpolate(
-        rgb.float(), size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=shrinks
-    )
-    return resized.round_().clamp_(0, 255).to(torch.uint8)
+    return _resize(rgb.float(), size).round_().clamp_(0, 255).to(torch.uint8)
 
 
 def _check_image(image: np.ndarray) -> None:

@@ -31,6 +31,7 @@ from lednet_ros.cli import add_engine_arguments, engine_from_args, positive_int,
 from lednet_ros.errors import LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image
 from lednet_ros.metrics import ConfusionMatrix, Scores
+from lednet_ros.telemetry import header_stamp_ns, percentiles
 
 if TYPE_CHECKING:
     from lednet_ros.class_config import ClassConfig
@@ -54,10 +55,6 @@ class EvaluationResult:
     inference_ms: list[float] = field(default_factory=list)
     samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     confusion: np.ndarray | None = None
-
-
-def _stamp(message: Any) -> int:
-    return int(message.header.stamp.sec) * 1_000_000_000 + int(message.header.stamp.nanosec)
 
 
 def _decode(message: Any, msgtype: str) -> DecodedImage:
@@ -172,7 +169,7 @@ def run(
                 result.corrupt_messages += 1
                 continue
             for kind in kinds:
-                pair = pairer.add(kind, _stamp(message), decoded)
+                pair = pairer.add(kind, header_stamp_ns(message.header), decoded)
                 if pair is not None:
                     _score_pair(pair, classes, matrix, result, engine=engine, predictions=predictions_topic is not None,
                                 samples=samples)  # fmt: skip
@@ -219,9 +216,8 @@ def _score_pair(pair: tuple[DecodedImage, DecodedImage], classes: ClassConfig, m
 def _percentiles(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"p50": None, "p95": None, "max": None}
-    array = np.asarray(values)
-    return {"p50": round(float(np.percentile(array, 50)), 2), "p95": round(float(np.percentile(array, 95)), 2),
-            "max": round(float(array.max()), 2)}  # fmt: skip
+    p50, p95, top = percentiles(values)
+    return {"p50": round(p50, 2), "p95": round(p95, 2), "max": round(top, 2)}
 
 
 def write_report(result: EvaluationResult, classes: ClassConfig, out: Path, context: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ from lednet_ros.class_config import load_class_config
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image, encode_image
-from lednet_ros.telemetry import CameraTelemetry
+from lednet_ros.telemetry import CameraTelemetry, header_stamp_ns
 
 __all__ = ["OUTPUTS", "SegmentationNode", "main"]
 
@@ -372,8 +372,7 @@ class SegmentationNode(Node):
             scaled = scaled_camera_info(info, width, height) if (info.width, info.height) != (width, height) else info
             scaled.header = header
             camera.publishers["camera_info"].publish(scaled)
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
+        latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
         camera.telemetry.on_published(latency_ms, inference_ms)
 
     # -- diagnostics ---------------------------------------------------------------

@@ -28,11 +28,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
 from lednet_ros.errors import LednetError
 from lednet_ros.synthetic import street_scene
+from lednet_ros.telemetry import header_stamp_ns, percentiles
 
 __all__ = ["NodeBenchRow", "main"]
 
@@ -81,7 +80,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
     latencies: list[float] = []
     node.create_subscription(
         Image, f"/{namespace}/segmentation/labels",
-        lambda m: latencies.append((time.time_ns() - (m.header.stamp.sec * 10**9 + m.header.stamp.nanosec)) / 1e6),
+        lambda m: latencies.append((time.time_ns() - header_stamp_ns(m.header)) / 1e6),
         QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
     )  # fmt: skip
     status: dict[str, str] = {}
@@ -125,13 +124,12 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         settle = time.monotonic() + 2.0
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.1)
-        values = np.asarray(latencies) if latencies else np.asarray([float("nan")])
+        p50, p95, top = percentiles(latencies)
         inference = float(status.get("inference_p50_ms", "nan"))
         dropped = int(status.get("dropped", 0)) - int(start_status.get("dropped", 0))
-        p50 = float(np.percentile(values, 50))
         return NodeBenchRow(
             size[0], size[1], rate, frames, len(latencies), dropped, round(len(latencies) / wall, 2),
-            round(p50, 2), round(float(np.percentile(values, 95)), 2), round(float(values.max()), 2),
+            round(p50, 2), round(p95, 2), round(top, 2),
             round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),
         )  # fmt: skip
     finally:

@@ -11,11 +11,26 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CameraTelemetry", "RateMeter", "TelemetrySnapshot"]
+__all__ = ["CameraTelemetry", "RateMeter", "TelemetrySnapshot", "header_stamp_ns", "percentiles"]
+
+
+def header_stamp_ns(header: object) -> int:
+    """A ``std_msgs/Header`` stamp (rclpy or rosbags message) in nanoseconds."""
+    stamp = header.stamp  # type: ignore[attr-defined]
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def percentiles(values: Iterable[float]) -> tuple[float, float, float]:
+    """(p50, p95, max) of ``values``; NaNs when there are none."""
+    array = np.fromiter(values, dtype=np.float64)
+    if array.size == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    return (float(np.percentile(array, 50)), float(np.percentile(array, 95)), float(array.max()))
 
 
 class RateMeter:
@@ -114,10 +129,7 @@ class CameraTelemetry:
         """Current counters, rates and percentiles."""
 
         def stats(values: deque[float]) -> tuple[float, float, float]:
-            if not values:
-                return (0.0, 0.0, 0.0)
-            array = np.fromiter(values, dtype=np.float64)
-            return (float(np.percentile(array, 50)), float(np.percentile(array, 95)), float(array.max()))
+            return percentiles(values) if values else (0.0, 0.0, 0.0)  # diagnostics show 0 before the first frame
 
         with self._lock:
             return TelemetrySnapshot(

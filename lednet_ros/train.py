@@ -321,6 +321,7 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
         f"{total_iterations} iterations planned, device {device}, {world} process(es), torch {torch.__version__}")  # fmt: skip
     say(f"# class weights ({config.class_weights}): " + " ".join(f"{w:.2f}" for w in weights.tolist()))
 
+    schedule = _Schedule(config.lr, config.poly_power, total_iterations, deadline)
     epoch = start_epoch
     stop = False
     head: nn.Module | None = None
@@ -352,7 +353,6 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
             trained.train()
             bar = tqdm(train_loader, desc=f"epoch {epoch_index + 1}/{total_epochs} ({stage})", unit="batch",
                        disable=None if (progress and main_process) else True, leave=False)  # fmt: skip
-            schedule = _Schedule(config.lr, config.poly_power, total_iterations, deadline)
             losses, iteration, stop = _train_epoch(trained, bar, optimizer, criterion, schedule, iteration, device,
                                                    encoder_only=stage == "encoder")  # fmt: skip
             epoch = epoch_index + 1
