@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("lednet_ros.score", "mIoU and per-class IoU of weights on a dataset split"),
     "evaluate": ("lednet_ros.evaluate", "accuracy and inference time from a rosbag2 with ground-truth labels"),
     "export": ("lednet_ros.export", "TorchScript / ONNX files of a checkpoint, verified against PyTorch"),
+    "replay": ("lednet_ros.replay", "replay a rosbag2 through the live node: latency, rate, drops, accuracy"),
     "bench-node": ("lednet_ros.node_bench", "the ROS 2 node end to end: latency, output rate, drops, CPU"),
     "info": ("lednet_ros.info", "show what a weights file holds, the devices and the versions"),
 }

@@ -1,23 +1,44 @@
 """``lednet-ros demo``: the quick start on a built-in default.
 
-Generates a synthetic street scene (with exact ground truth), segments it
-with the packaged weights (or ``--weights``), and writes to ``--out``:
-``demo_input.png``, ``demo_ground_truth.png``, ``demo_labels.png``,
-``demo_color.png``, ``demo_overlay.png`` and ``demo.md``, a short report that
-says which weights were used and how well they did on this frame.
+Two parts. First it generates a synthetic street scene (with exact ground
+truth), segments it with the packaged weights (or ``--weights``), and writes
+to ``--out``: ``demo_input.png``, ``demo_ground_truth.png``,
+``demo_labels.png``, ``demo_color.png``, ``demo_overlay.png`` and
+``demo.md``, a short report that says which weights were used and how well
+they did on this frame.
+
+Then it runs the real thing: it generates a short synthetic drive as a
+rosbag2 (``OUT/drive``, kept for the next run), starts ``segmentation_node``
+in its own process, replays the bag through it at the recorded rate
+(``lednet-ros replay``) and writes the replay report, its plots and
+``overlay.gif`` of the node's overlays to ``OUT/replay``, printing the
+headline figures: mIoU of the node's output, latency and output rate.
+``--no-replay`` stops after the first part.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lednet_ros.cli import add_alpha_argument, add_engine_arguments, engine_from_args, parse_size, run_guarded
+from lednet_ros.cli import (
+    add_alpha_argument,
+    add_engine_arguments,
+    engine_from_args,
+    parse_size,
+    positive_int,
+    run_guarded,
+)
 from lednet_ros.image_files import write_png
 from lednet_ros.synthetic import street_scene
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["main"]
 
@@ -35,8 +56,47 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", type=parse_size, default=(1024, 512), metavar="WxH", help="scene size (default: 1024x512)"
     )
     add_alpha_argument(parser)
+    drive = parser.add_argument_group("the replay through the node")
+    drive.add_argument("--no-replay", action="store_true", help="skip the bag replay through segmentation_node")
+    drive.add_argument(
+        "--drive-frames", type=positive_int, default=40, help="frames of the generated drive bag (default: 40)"
+    )
+    drive.add_argument(
+        "--drive-size",
+        type=parse_size,
+        default=(640, 320),
+        metavar="WxH",
+        help="drive bag image size (default: 640x320)",
+    )
     add_engine_arguments(parser)
     return parser
+
+
+def run_replay(args: argparse.Namespace) -> dict[str, Any]:
+    """Generate the drive bag (unless a matching one exists), replay it through a node, return the report."""
+    from lednet_ros import replay, synth  # noqa: PLC0415 (ROS only for this part)
+
+    drive: Path = args.out / "drive"
+    summary_file = drive / "synth.json"
+    wanted = {"frames": args.drive_frames, "size": list(args.drive_size), "seed": args.seed}
+    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    if {k: summary.get(k) for k in wanted} != wanted or not (drive / "bag").is_dir():
+        if drive.exists():
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(drive)
+        print(f"generating a {args.drive_frames}-frame synthetic drive bag in {drive} ...")
+        synth.run(drive, args.drive_frames, seed=args.seed, size=args.drive_size, split="demo", bag=True)
+    argv = [str(drive / "bag"), "--start-node", "--gif", "--out", str(args.out / "replay"),
+            "--device", args.device, "--precision", args.precision]  # fmt: skip
+    argv += ["--weights", args.weights] if args.weights else []
+    argv += ["--model-size", f"{args.model_size[0]}x{args.model_size[1]}"] if args.model_size else []
+    argv += ["--keep-aspect"] if args.keep_aspect else []
+    argv += ["--threads", str(args.threads)] if args.threads else []
+    replay_args = replay.build_parser().parse_args(argv)
+    replay_args.progress = True
+    print("starting segmentation_node and replaying the bag through it at the recorded rate ...")
+    return replay.run(replay_args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,6 +154,24 @@ def main(argv: list[str] | None = None) -> int:
         for what, path in files.items():
             print(f"  {what:<13} {path}")
         print(f"  {'report':<13} {report}")
+        if args.no_replay:
+            return 0
+        result = run_replay(args)
+        figures = result["replay"]
+        latency = figures["latency_ms"]
+        print(
+            f"replay through segmentation_node: {figures['outputs_received']} of {figures['frames_sent']} frames "
+            f"came back at {figures['output_hz']} Hz (input {figures['input_hz']} Hz), latency p50 "
+            f"{latency['p50']} ms / p95 {latency['p95']} ms; mIoU of the node's output {100 * result['miou']:.1f}% "
+            f"on {result['frames']} frames"
+        )
+        replay_dir = args.out / "replay"
+        for name in ["report.md", "overlay.gif", "latency.png", "samples.png", "per_class_iou.png"]:
+            if (replay_dir / name).exists():
+                print(f"  {name:<17} {replay_dir / name}")
+        if figures["outputs_received"] == 0:
+            print(f"{PROG}: error: the node published nothing during the replay (see {replay_dir / 'node.log'})")
+            return 1
         return 0
 
     return run_guarded(PROG, body)

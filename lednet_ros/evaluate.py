@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from lednet_ros.class_config import ClassConfig
     from lednet_ros.engine import SegmentationEngine
 
-__all__ = ["EvaluationResult", "main", "run"]
+__all__ = ["EvaluationResult", "ground_truth_ids", "main", "open_bag", "run", "write_report"]
 
 PROG = "lednet-ros evaluate"
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -103,7 +103,12 @@ class _Pairer:
         return (item, partner) if kind == "image" else (partner, item)
 
 
-def _open_reader(bag: Path) -> Any:
+def open_bag(bag: Path) -> Any:
+    """An opened ``rosbags`` AnyReader of a bag folder or its storage file.
+
+    Raises:
+        LednetError: the bag does not exist or cannot be read.
+    """
     from rosbags.highlevel import AnyReader  # noqa: PLC0415
 
     if not bag.exists():
@@ -140,7 +145,7 @@ def run(
     if engine is None and predictions_topic is None:
         msg = "give an engine or a predictions topic"
         raise ValueError(msg)
-    reader = _open_reader(Path(bag))
+    reader = open_bag(Path(bag))
     try:
         topics = {c.topic: c.msgtype for c in reader.connections}
         source_topic = predictions_topic or image_topic

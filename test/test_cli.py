@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -120,7 +121,7 @@ def test_unavailable_device_is_one_error_line(tmp_path: Path) -> None:
 
 
 def test_demo_writes_images_and_a_report_naming_the_weights(tmp_path: Path, weights: Path) -> None:
-    result = lednet_ros("demo", "--out", str(tmp_path), "--size", "256x128", "--model-size", "256x128")
+    result = lednet_ros("demo", "--out", str(tmp_path), "--size", "256x128", "--model-size", "256x128", "--no-replay")
     assert result.returncode == 0, result.stderr
     for name in ["demo_input", "demo_ground_truth", "demo_labels", "demo_color", "demo_overlay"]:
         image = cv2.imread(str(tmp_path / f"{name}.png"), cv2.IMREAD_UNCHANGED)
@@ -129,8 +130,31 @@ def test_demo_writes_images_and_a_report_naming_the_weights(tmp_path: Path, weig
     assert "weights:" in report and "pixel accuracy" in report
     if "untrained" in result.stdout:
         assert "UNTRAINED" in result.stdout and "untrained" in report
-    result = lednet_ros("demo", "--out", str(tmp_path / "w"), "--size", "64x32", "--weights", str(weights))
+    result = lednet_ros(
+        "demo", "--out", str(tmp_path / "w"), "--size", "64x32", "--weights", str(weights), "--no-replay"
+    )
     assert result.returncode == 0 and "test_weights.pt" in result.stdout
+
+
+def test_demo_replays_a_generated_drive_through_the_node(
+    tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(random.SystemRandom().randint(201, 230)))
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    result = lednet_ros("demo", "--out", str(tmp_path), "--size", "64x32", "--weights", str(weights),
+                        "--model-size", "64x32", "--drive-frames", "6", "--drive-size", "96x48", "--device", "cpu")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "replay" / "report.json").read_text())
+    assert report["replay"]["frames_sent"] == 6 and report["replay"]["outputs_received"] >= 1
+    assert report["frames"] == report["replay"]["outputs_received"]
+    assert (
+        f"came back at {report['replay']['output_hz']} Hz" in result.stdout
+        and "mIoU of the node's output" in result.stdout
+    )
+    assert (tmp_path / "drive" / "bag" / "metadata.yaml").is_file()
+    for name in ["overlay.gif", "report.md", "latency.png", "samples.png"]:
+        assert (tmp_path / "replay" / name).stat().st_size > 0
+        assert str(tmp_path / "replay" / name) in result.stdout
 
 
 def test_bench_writes_markdown_and_json(tmp_path: Path, weights: Path) -> None:
