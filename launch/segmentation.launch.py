@@ -21,6 +21,7 @@ from launch_ros.substitutions import FindPackageShare
 PARAMETER_ARGUMENTS = {
     "device": ("auto", str, "auto, cpu, cuda or cuda:N"),
     "precision": ("auto", str, "auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"),
+    "backend": ("auto", str, "auto, torch, onnxruntime or openvino (where the network runs)"),
     "model_width": ("0", int, "network input width; 0: the weights' training size"),
     "model_height": ("0", int, "network input height; 0: the weights' training size"),
     "weights": ("", str, "weights file; empty: the packaged weights"),

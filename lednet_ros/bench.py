@@ -1,15 +1,19 @@
 """``lednet-ros bench``: latency of the engine next to plain eager PyTorch.
 
-For each model size, three ways of running the same weights are timed in
+For each model size, several ways of running the same weights are timed in
 one process, interleaved (one call of each per round), so machine noise hits
 them alike and the ratio is meaningful:
 
 * ``eager fp32``: the reference. ``LEDNet`` as built, BatchNorm unfolded,
-  NCHW float32, input tensor prepared in advance, ``torch.no_grad()``;
-* ``engine model``: the engine's network (BatchNorm folded, channels_last,
-  engine precision) on the same prepared input;
-* ``engine end-to-end``: ``SegmentationEngine.infer`` on a uint8 image of that
-  size: upload, scaling, network, upsampling, argmax, confidence, download.
+  NCHW float32, input tensor prepared in advance, ``torch.no_grad()``, full
+  resolution class scores out;
+* ``engine model: BACKEND``: the engine's network on each backend installed
+  (PyTorch: BatchNorm folded, channels_last, engine precision; ONNX Runtime
+  and OpenVINO: the exported folded graph), on the same prepared input, with
+  the same full-resolution scores out;
+* ``engine end-to-end``: ``SegmentationEngine.infer_batch`` with the ``auto``
+  backend on uint8 images of that size: upload, scaling, network,
+  upsampling, argmax, confidence, download.
 
 Prints a Markdown table and writes ``bench.md`` and ``bench.json``.
 """
@@ -28,8 +32,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from tqdm import tqdm
 
+from lednet_ros.backends import BACKENDS, available_backends
 from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
 from lednet_ros.engine import SegmentationEngine
 
@@ -71,35 +77,42 @@ def run(
     iterations: int = 20,
     warmup: int = 3,
     batch: int = 1,
+    backends: list[str] | None = None,
 ) -> tuple[list[BenchRow], dict[str, object]]:
-    """Time every variant at every size; return the rows and the environment."""
+    """Time every variant at every size; return the rows and the environment.
+
+    ``backends``: the engine backends to time (default: every one installed
+    that runs on the device).
+    """
     rows: list[BenchRow] = []
     environment: dict[str, object] = {}
     rng = np.random.default_rng(0)
     for width, height in sizes:
-        engine = SegmentationEngine(weights, device=device, precision=precision, model_size=(width, height))
-        dev = engine.device
-        eager = engine.checkpoint.build_model().to(dev)
+        auto = SegmentationEngine(weights, device=device, precision=precision, model_size=(width, height))
+        dev = auto.device
+        names = backends or [b for b in available_backends() if dev.type == "cpu" or b == "torch"]
+        engines = {b: SegmentationEngine(auto.checkpoint, device=device, precision=precision,
+                                         model_size=(width, height), backend=b) for b in names}  # fmt: skip
+        eager = auto.checkpoint.build_model().to(dev).eval()
         x_eager = torch.rand(batch, 3, height, width, device=dev)
-        x_engine = x_eager.to(engine.dtype).contiguous(memory_format=torch.channels_last)
         images = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(batch)]
 
         def eager_call(model: torch.nn.Module = eager, x: torch.Tensor = x_eager) -> None:
             with torch.no_grad():
                 model(x)
 
-        def engine_model_call(model: torch.nn.Module = engine.model, x: torch.Tensor = x_engine) -> None:
-            with torch.inference_mode():
-                model(x)
+        def model_call(engine: SegmentationEngine, x: torch.Tensor) -> None:
+            with torch.inference_mode():  # the same work as eager: full-resolution scores
+                F.interpolate(engine.coarse_logits(x), size=x.shape[-2:], mode="bilinear", align_corners=True)
 
-        def engine_call(eng: SegmentationEngine = engine, imgs: list[np.ndarray] = images) -> None:
+        def engine_call(eng: SegmentationEngine = auto, imgs: list[np.ndarray] = images) -> None:
             eng.infer_batch(imgs, confidence=True)
 
-        variants: dict[str, Callable[[], None]] = {
-            "eager fp32": eager_call,
-            f"engine model ({engine.precision_name})": engine_model_call,
-            f"engine end-to-end ({engine.precision_name})": engine_call,
-        }
+        variants: dict[str, Callable[[], None]] = {"eager fp32": eager_call}
+        for name, engine in engines.items():
+            x = x_eager.to(engine.dtype)
+            variants[f"engine model: {name} ({engine.precision_name})"] = lambda e=engine, x=x: model_call(e, x)
+        variants[f"engine end-to-end: auto = {auto.backend} ({auto.precision_name})"] = engine_call
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(warmup):
             for call in variants.values():
@@ -127,7 +140,9 @@ def run(
             else platform.processor() or platform.machine(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
-            "weights": engine.checkpoint.describe(),
+            "weights": auto.checkpoint.describe(),
+            "backends": names,
+            "auto_backend": auto.backend,
             "iterations": iterations,
             "warmup": warmup,
         }
@@ -160,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=20, help="timed rounds per size (default: 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default: 3)")
     parser.add_argument("--batch", type=int, default=1, help="images per call (default: 1)")
+    parser.add_argument(
+        "--backends", nargs="+", choices=BACKENDS, metavar="NAME",
+        help=f"engine backends to time (default: all installed; any of {', '.join(BACKENDS)})",
+    )  # fmt: skip
     parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
@@ -178,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             torch.set_num_threads(args.threads)
         rows, environment = run(
             args.sizes, weights=args.weights, device=args.device, precision=args.precision,
-            iterations=args.iterations, warmup=args.warmup, batch=args.batch,
+            iterations=args.iterations, warmup=args.warmup, batch=args.batch, backends=args.backends,
         )  # fmt: skip
         table = markdown_table(rows)
         command = "lednet-ros bench " + " ".join(argv if argv is not None else sys.argv[1:])
         header = (f"device: {environment['device']} ({environment['device_name']}), torch {environment['torch']}, "
-                  f"{environment['threads']} threads, peak RSS {environment['peak_rss_mib']} MiB")  # fmt: skip
+                  f"{environment['threads']} threads, peak RSS {environment['peak_rss_mib']} MiB"
+                  + (f", peak CUDA memory {environment['peak_cuda_mib']} MiB" if "peak_cuda_mib" in environment else ""))  # fmt: skip
         print(table)
         print(header)
         md, js = write_results(args.out, "bench", command, f"{header}\n\n{table}",

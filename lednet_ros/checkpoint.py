@@ -25,10 +25,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import re
 import tempfile
-import zipfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -374,7 +372,7 @@ def _torch_load(path: Path) -> Any:
         raise CheckpointError(msg)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:
         text = str(exc).strip()
         lines = text.splitlines()
         code = next((line.strip() for line in lines if "GLOBAL" in line), None)

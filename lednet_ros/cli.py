@@ -101,6 +101,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--threads", type=positive_int, metavar="N", help="CPU threads for torch (default: torch's choice)"
     )
+    group.add_argument(
+        "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
+        help="where the network runs (default auto: OpenVINO, else ONNX Runtime, else PyTorch on the CPU; PyTorch on CUDA)",
+    )  # fmt: skip
 
 
 def add_alpha_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +134,7 @@ def engine_from_args(args: argparse.Namespace) -> SegmentationEngine:
         model_size=args.model_size,
         keep_aspect=args.keep_aspect,
         num_threads=args.threads,
+        backend=args.backend,
     )
 
 

@@ -88,7 +88,7 @@ def run_replay(args: argparse.Namespace) -> dict[str, Any]:
         print(f"generating a {args.drive_frames}-frame synthetic drive bag in {drive} ...")
         synth.run(drive, args.drive_frames, seed=args.seed, size=args.drive_size, split="demo", bag=True)
     argv = [str(drive / "bag"), "--start-node", "--gif", "--out", str(args.out / "replay"),
-            "--device", args.device, "--precision", args.precision]  # fmt: skip
+            "--device", args.device, "--precision", args.precision, "--backend", args.backend]  # fmt: skip
     argv += ["--weights", args.weights] if args.weights else []
     argv += ["--model-size", f"{args.model_size[0]}x{args.model_size[1]}"] if args.model_size else []
     argv += ["--keep-aspect"] if args.keep_aspect else []

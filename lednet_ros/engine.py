@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
+from lednet_ros.backends import CoarseRunner, make_runner, resolve_backend, weights_digest
 from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.model import fold_batchnorm
@@ -158,7 +159,11 @@ class SegmentationEngine:
         keep_aspect: derive the model height from each image's aspect ratio.
         class_config: colours/names to draw with instead of the checkpoint's
             (must have the same number of classes).
-        num_threads: CPU threads for torch; None keeps torch's default.
+        num_threads: CPU threads for torch (and the ONNX backends); None keeps
+            their defaults.
+        backend: where the network runs: ``auto`` (the fastest installed
+            one on the CPU, PyTorch on CUDA), ``torch``, ``onnxruntime`` or
+            ``openvino`` (see :mod:`lednet_ros.backends`).
 
     Raises:
         LednetError: unusable device or precision, bad weights, or a class
@@ -175,6 +180,7 @@ class SegmentationEngine:
         keep_aspect: bool = False,
         class_config: ClassConfig | None = None,
         num_threads: int | None = None,
+        backend: str = "auto",
     ) -> None:
         if isinstance(checkpoint, (str, os.PathLike)):
             checkpoint = load_checkpoint(Path(checkpoint))
@@ -190,6 +196,8 @@ class SegmentationEngine:
         self.keep_aspect = keep_aspect
         if num_threads is not None:
             torch.set_num_threads(num_threads)
+        self.num_threads = num_threads
+        self.backend = resolve_backend(backend, self.device)
 
         meta = self.checkpoint.meta
         self.classes = class_config or meta.classes
@@ -204,6 +212,8 @@ class SegmentationEngine:
         model = fold_batchnorm(self.checkpoint.build_model())
         self.channels_last = True
         self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
+        self._runners: dict[tuple[int, int, int, int], CoarseRunner] = {}
+        self._digest = weights_digest(self.model) if self.backend != "torch" else ""
 
         # Output channel -> published label (void channel -> ignore id).
         label_of_channel = torch.arange(256, dtype=torch.uint8)
@@ -217,8 +227,8 @@ class SegmentationEngine:
         else:
             self._mean = self._std = None
         _LOG.info(
-            "LEDNet engine: weights %s on %s (%s), model size %dx%d%s",
-            self.checkpoint.describe(), self.device, self.precision_name, *self.model_size,
+            "LEDNet engine: weights %s on %s (%s, %s), model size %dx%d%s",
+            self.checkpoint.describe(), self.device, self.precision_name, self.backend, *self.model_size,
             ", keep aspect" if keep_aspect else "",
         )  # fmt: skip
 
@@ -295,13 +305,33 @@ class SegmentationEngine:
             for size, indices in groups.items():
                 uploaded = [self._upload(images[i], orders[i]) for i in indices]
                 batch = torch.cat([self._prepare(rgb, size) for rgb in uploaded])
-                coarse = self.model.coarse_logits(batch.contiguous(memory_format=torch.channels_last))
+                coarse = self.coarse_logits(batch)
                 for row, (i, rgb) in enumerate(zip(indices, uploaded, strict=True)):
                     shown = _resize_uint8(rgb, size) if at_model_size else rgb
                     results[i] = self._finish(coarse[row : row + 1], shown, confidence, color, overlay, alpha)
         return [r for r in results if r is not None]
 
+    def warm_up(self, image_sizes: Sequence[tuple[int, int]], batch: int = 1) -> None:
+        """Run once at each (width, height) image size, so that the first real frame is not the slow one.
+
+        The first call at a shape exports or loads the ONNX graph (ONNX
+        backends) and lets PyTorch pick its kernels.
+        """
+        for width, height in image_sizes:
+            self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=False)
+
     # -- steps --------------------------------------------------------------
+
+    def coarse_logits(self, batch: Tensor) -> Tensor:
+        """The network on a prepared float batch (N x 3 x H x W, engine dtype): 1/8-resolution scores, on the engine's backend."""
+        if self.backend == "torch":
+            return self.model.coarse_logits(batch.contiguous(memory_format=torch.channels_last))
+        shape = tuple(batch.shape)
+        runner = self._runners.get(shape)  # type: ignore[arg-type]
+        if runner is None:
+            runner = make_runner(self.backend, self.model, self._digest, shape, self.num_threads)  # type: ignore[arg-type]
+            self._runners[shape] = runner  # type: ignore[index]
+        return torch.from_numpy(runner(batch.float().contiguous().numpy()))
 
     def _upload(self, image: np.ndarray, order: ChannelOrder) -> Tensor:
         """Host uint8 array -> device uint8 tensor, 1x3xHxW in RGB order."""

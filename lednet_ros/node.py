@@ -127,12 +127,17 @@ class SegmentationNode(Node):
             model_size=model_size,
             keep_aspect=p["keep_aspect"],
             class_config=load_class_config(p["class_config"]) if p["class_config"] else None,
+            backend=p["backend"],
         )
         if p["device"] == "auto" and self.engine.device.type == "cpu":
             self.get_logger().warning("device 'auto': no usable CUDA device, running on the CPU")
         self.overlay_alpha = float(p["overlay_alpha"])
         self.max_input_pixels = int(p["max_input_pixels"])
         self.rate_warn_fraction = float(p["rate_warn_fraction"])
+        if not p["keep_aspect"]:  # the model input shape is known: prepare it now, not on the first frame
+            started = time.monotonic()
+            self.engine.warm_up([self.engine.model_size], batch=len(p["cameras"]))
+            self.get_logger().info(f"warmed up in {time.monotonic() - started:.1f} s")
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         input_qos = _qos(p["input_qos_reliability"], p["input_qos_depth"])
@@ -161,14 +166,14 @@ class SegmentationNode(Node):
         self._worker.start()
         self.get_logger().info(
             f"segmenting {', '.join(c.input_topic for c in self._cameras)} with {self.engine.checkpoint.describe()} "
-            f"on {self.engine.device} ({self.engine.precision_name}), model {self.engine.model_size[0]}x"
+            f"on {self.engine.device} ({self.engine.precision_name}, {self.engine.backend}), model {self.engine.model_size[0]}x"
             f"{self.engine.model_size[1]}"
         )
 
     # -- parameters -----------------------------------------------------------
 
     _parameter_names = (
-        "weights", "device", "precision", "model_width", "model_height", "keep_aspect", "output_resolution",
+        "weights", "device", "precision", "backend", "model_width", "model_height", "keep_aspect", "output_resolution",
         "overlay_alpha", "input_transport", "input_qos_reliability", "input_qos_depth", "output_qos_reliability",
         "output_qos_depth", "max_input_pixels", "class_config", "cameras", "diagnostics_period", "rate_warn_fraction",
     )  # fmt: skip
@@ -180,6 +185,9 @@ class SegmentationNode(Node):
         )
         self.declare_parameter("device", "auto", d("auto, cpu, cuda or cuda:N; auto falls back to the CPU"))
         self.declare_parameter("precision", "auto", d("auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"))
+        self.declare_parameter("backend", "auto", d(
+            "where the network runs: auto (OpenVINO, else ONNX Runtime, else PyTorch on the CPU; PyTorch on CUDA), "
+            "torch, onnxruntime or openvino"))  # fmt: skip
         size = IntegerRange(from_value=0, to_value=8192, step=0)
         self.declare_parameter(
             "model_width", 0, d("network input width; 0: the weights' training size", integer_range=[size])
@@ -229,6 +237,7 @@ class SegmentationNode(Node):
             "input_qos_reliability": ("best_effort", "reliable"),
             "output_qos_reliability": ("best_effort", "reliable"),
             "precision": ("auto", "fp32", "fp16"),
+            "backend": ("auto", "torch", "onnxruntime", "openvino"),
         }
         for name, allowed in choices.items():
             if p[name] not in allowed:

@@ -339,7 +339,8 @@ def _start_node(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:={namespace}",
         "-r", f"image:={args.image_topic}", "-r", f"camera_info:={args.camera_info_topic}",
-        "-p", f"device:={args.device}", "-p", f"precision:={args.precision}", "-p", "diagnostics_period:=0.5",
+        "-p", f"device:={args.device}", "-p", f"precision:={args.precision}", "-p", f"backend:={args.backend}",
+        "-p", "diagnostics_period:=0.5",
         "-p", "input_qos_reliability:=reliable", "-p", f"keep_aspect:={'true' if args.keep_aspect else 'false'}",
     ]  # fmt: skip
     if args.weights:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,9 +151,50 @@ def test_empty_truncated_and_garbage_files_are_clear_errors(tmp_path: Path) -> N
     (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match=r"trunc\.pt: not a readable PyTorch weights file; truncated or corrupt"):
         load_checkpoint(tmp_path / "trunc.pt")
-    (tmp_path / "noise.pt").write_bytes(os.urandom(4096))
+    (tmp_path / "noise.pt").write_bytes(random.Random(0).randbytes(4096))
     with pytest.raises(CheckpointError, match=r"noise\.pt: not a readable PyTorch weights file"):
         load_checkpoint(tmp_path / "noise.pt")
+
+
+FUZZ_CASES = 240
+
+
+def test_fuzzed_weights_files_load_or_give_a_checkpoint_error_never_anything_else(tmp_path: Path) -> None:
+    """Random bytes, pickle and zip look-alikes, truncations and bit flips of a real checkpoint.
+
+    A file may load (a flip inside tensor data can leave valid, finite
+    numbers) or raise CheckpointError; any other exception is a bug (found
+    this way: garbage made torch's safe unpickler raise IndexError).
+    """
+    good = save_checkpoint(tmp_path / "good.pt", randomized_checkpoint(0).build_model(), randomized_checkpoint(0).meta)
+    data = good.read_bytes()
+    rng = random.Random(1234)
+    outcomes = {"loaded": 0, "error": 0}
+    for case in range(FUZZ_CASES):
+        kind = case % 6
+        if kind == 0:
+            payload = rng.randbytes(rng.randint(1, 5000))
+        elif kind == 1:
+            payload = b"\x80\x02" + rng.randbytes(rng.randint(0, 500))  # a pickle header, then noise
+        elif kind == 2:
+            payload = b"PK\x03\x04" + rng.randbytes(rng.randint(0, 2000))  # a zip header, then noise
+        elif kind == 3:
+            payload = data[: rng.randint(1, len(data) - 1)]
+        else:
+            flipped = bytearray(data)
+            for _ in range(rng.randint(1, 8)):
+                flipped[rng.randrange(len(flipped))] ^= 1 << rng.randrange(8)
+            payload = bytes(flipped)
+        path = tmp_path / f"fuzz_{case}.pt"
+        path.write_bytes(payload)
+        try:
+            load_checkpoint(path)
+            outcomes["loaded"] += 1
+        except CheckpointError as exc:
+            assert str(exc).startswith(str(path)), exc
+            outcomes["error"] += 1
+        path.unlink()
+    assert outcomes["error"] >= FUZZ_CASES // 2, outcomes
 
 
 class _Exploit:
