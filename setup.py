@@ -25,15 +25,16 @@ VENV_REQUIREMENTS = [
     "rosbags==0.11.9",
     "matplotlib==3.11.2",
     "setuptools==84.2.1",
+    "onnx==1.23.2",
+    "onnxruntime==1.32.0",
 ]
 TEST_REQUIREMENTS = [
     "pytest==9.2.0",
     "ruff==0.17.6",
     "rosbags-image==0.10.4",
     "colcon-common-extensions==0.3.0",
-    "onnx==1.23.2",
     "onnxscript==0.7.2",
-    "onnxruntime==1.32.0",
+    "openvino==2026.4.1",
 ]
 
 setup(

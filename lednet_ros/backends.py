@@ -4,10 +4,12 @@ The engine does everything around the network (channel order, resizing,
 normalisation, upsampling, argmax, colours) in PyTorch; a backend only maps a
 float32 ``N x 3 x H x W`` batch to the network's ``N x C x H/8 x W/8`` class
 scores. On the CPU, ONNX Runtime and OpenVINO run LEDNet's many small
-convolutions much faster than PyTorch's eager kernels do (about 2x at
-1024x512 on the development machine, see ``benchmarks/README.md``), so
-``auto`` picks the first of :data:`CPU_PREFERENCE` that is installed; on
-CUDA it is always PyTorch.
+convolutions faster than PyTorch does (1.5x eager PyTorch, 1.2x the folded
+channels_last network, at 1024x512 on the 2-core development machine; see
+``benchmarks/README.md``), so
+``auto`` picks the first of :data:`CPU_PREFERENCE` that is installed
+(ONNX Runtime comes with the ``.venv``; OpenVINO is optional); on CUDA it is
+always PyTorch.
 
 The ONNX backends need a graph of a fixed input shape: it is exported from
 the folded network (the TorchScript-based exporter, about 2 s) the first
@@ -50,8 +52,9 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
-CPU_PREFERENCE = ("openvino", "onnxruntime", "torch")
-"""``auto`` on the CPU: the fastest first, by ``lednet-ros bench`` on x86-64 (benchmarks/README.md)."""
+CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
+"""``auto`` on the CPU, the fastest first, by ``lednet-ros bench`` on x86-64 (benchmarks/README.md):
+ONNX Runtime and OpenVINO tie at 1024x512, ONNX Runtime leads at 512x256."""
 
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 ONNX_OPSET = 17

@@ -103,7 +103,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
-        help="where the network runs (default auto: OpenVINO, else ONNX Runtime, else PyTorch on the CPU; PyTorch on CUDA)",
+        help="where the network runs (default auto: ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA)",
     )  # fmt: skip
 
 

@@ -186,7 +186,7 @@ class SegmentationNode(Node):
         self.declare_parameter("device", "auto", d("auto, cpu, cuda or cuda:N; auto falls back to the CPU"))
         self.declare_parameter("precision", "auto", d("auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"))
         self.declare_parameter("backend", "auto", d(
-            "where the network runs: auto (OpenVINO, else ONNX Runtime, else PyTorch on the CPU; PyTorch on CUDA), "
+            "where the network runs: auto (ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA), "
             "torch, onnxruntime or openvino"))  # fmt: skip
         size = IntegerRange(from_value=0, to_value=8192, step=0)
         self.declare_parameter(

@@ -7,6 +7,8 @@ Every test that checks numerics uses randomised statistics instead.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import replace
 
 import pytest
@@ -14,6 +16,10 @@ import torch
 
 from lednet_ros.checkpoint import Checkpoint, untrained_checkpoint
 from lednet_ros.synthetic import street_scene
+
+# Exported ONNX graphs of the test weights go to a folder of this run, not the user's cache
+# (node processes started by the tests inherit it).
+os.environ.setdefault("LEDNET_ROS_CACHE", tempfile.mkdtemp(prefix="lednet_ros_test_cache_"))
 
 
 def randomize_batchnorm(model: torch.nn.Module, seed: int) -> torch.nn.Module:
