@@ -1,6 +1,7 @@
 """``lednet-ros bench-node``: the segmentation node end to end, as a camera sees it.
 
-Starts ``segmentation_node`` in its own process, publishes ``bgr8`` frames of
+Starts ``segmentation_node`` in its own process (with ``--cameras N``, one
+node serving N cameras through its ``cameras`` parameter), publishes ``bgr8`` frames of
 each size at ``--rate`` Hz (best effort, like a camera driver), subscribes to
 ``segmentation/labels`` (reliable, like rviz2) and measures, per size:
 
@@ -44,6 +45,7 @@ class NodeBenchRow:
 
     width: int
     height: int
+    cameras: int
     rate_hz: float
     sent: int
     received: int
@@ -62,39 +64,49 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str]) -> NodeBenchRow:
+def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str], cameras: int = 1) -> NodeBenchRow:
     import rclpy  # noqa: PLC0415 (ROS only for this command)
     from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
     from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
     from sensor_msgs.msg import Image  # noqa: PLC0415
 
-    namespace = f"bench_{os.getpid()}_{size[0]}x{size[1]}"
+    namespace = f"bench_{os.getpid()}_{size[0]}x{size[1]}_{cameras}"
+    names = [f"cam{i}" for i in range(cameras)]
+    camera_args = ["-p", f"cameras:=[{','.join(names)}]"] if cameras > 1 else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5", *node_args],
+        [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5",
+         *camera_args, *node_args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}")
-    publisher = node.create_publisher(
-        Image, f"/{namespace}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
-    )
+    node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}_{cameras}")
+    prefixes = [f"/{namespace}/{name}" for name in names] if cameras > 1 else [f"/{namespace}"]
+    publishers = [
+        node.create_publisher(Image, f"{prefix}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        for prefix in prefixes
+    ]
     latencies: list[float] = []
-    node.create_subscription(
-        Image, f"/{namespace}/segmentation/labels",
-        lambda m: latencies.append((time.time_ns() - header_stamp_ns(m.header)) / 1e6),
-        QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
-    )  # fmt: skip
-    status: dict[str, str] = {}
+    for prefix in prefixes:
+        node.create_subscription(
+            Image, f"{prefix}/segmentation/labels",
+            lambda m: latencies.append((time.time_ns() - header_stamp_ns(m.header)) / 1e6),
+            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
+        )  # fmt: skip
+    status: dict[str, dict[str, str]] = {}
 
     def on_diagnostics(message: DiagnosticArray) -> None:
         for entry in message.status:
-            if f"/{namespace}/image" in entry.name:
-                status.update({kv.key: kv.value for kv in entry.values})
+            for prefix in prefixes:
+                if entry.name.endswith(f": {prefix}/image"):
+                    status[prefix] = {kv.key: kv.value for kv in entry.values}
+
+    def total(snapshot: dict[str, dict[str, str]], key: str) -> int:
+        return sum(int(values.get(key, 0)) for values in snapshot.values())
 
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
     try:
         deadline = time.monotonic() + 120
-        while (
-            publisher.get_subscription_count() == 0 or node.count_publishers(f"/{namespace}/segmentation/labels") == 0
+        while any(p.get_subscription_count() == 0 for p in publishers) or any(
+            node.count_publishers(f"{prefix}/segmentation/labels") == 0 for prefix in prefixes
         ):
             rclpy.spin_once(node, timeout_sec=0.1)
             if process.poll() is not None or time.monotonic() > deadline:
@@ -104,18 +116,22 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         image = street_scene(*size, seed=1).image[..., ::-1].copy()
         message = Image(height=size[1], width=size[0], encoding="bgr8", step=size[0] * 3)
         message.data = array.array("B", image.tobytes())
-        for _ in range(int(rate)):  # warm-up second, not measured
+
+        def publish_all() -> None:
             message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
-            publisher.publish(message)
+            for publisher in publishers:
+                publisher.publish(message)
+
+        for _ in range(max(1, int(rate))):  # warm-up second, not measured
+            publish_all()
             rclpy.spin_once(node, timeout_sec=1.0 / rate)
         rclpy.spin_once(node, timeout_sec=1.0)
         latencies.clear()
-        start_status = dict(status)
+        start_status = {k: dict(v) for k, v in status.items()}
         cpu_start, wall_start = _cpu_seconds(process.pid), time.monotonic()
         next_time = time.monotonic()
         for _ in range(frames):
-            message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 10**9)
-            publisher.publish(message)
+            publish_all()
             next_time += 1.0 / rate
             while time.monotonic() < next_time:
                 rclpy.spin_once(node, timeout_sec=max(0.0, next_time - time.monotonic()))
@@ -125,10 +141,11 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.1)
         p50, p95, top = percentiles(latencies)
-        inference = float(status.get("inference_p50_ms", "nan"))
-        dropped = int(status.get("dropped", 0)) - int(start_status.get("dropped", 0))
+        inference = float(next(iter(status.values()), {}).get("inference_p50_ms", "nan"))
+        dropped = total(status, "dropped") - total(start_status, "dropped")
         return NodeBenchRow(
-            size[0], size[1], rate, frames, len(latencies), dropped, round(len(latencies) / wall, 2),
+            size[0], size[1], cameras, rate, frames * cameras, len(latencies), dropped,
+            round(len(latencies) / wall / cameras, 2),
             round(p50, 2), round(p95, 2), round(top, 2),
             round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),
         )  # fmt: skip
@@ -144,11 +161,11 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
 def markdown_table(rows: list[NodeBenchRow]) -> str:
     """The rows as a Markdown table."""
     lines = [
-        "| input | rate Hz | sent | received | dropped | output Hz | latency p50 ms | p95 ms | max ms | inference p50 ms | overhead p50 ms | node CPU % |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| input | cameras | rate Hz | sent | received | dropped | output Hz per camera | latency p50 ms | p95 ms | max ms | inference p50 ms | overhead p50 ms | node CPU % |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {r.width}x{r.height} | {r.rate_hz:g} | {r.sent} | {r.received} | {r.dropped_by_node} | {r.output_hz:.1f} | "
+        f"| {r.width}x{r.height} | {r.cameras} | {r.rate_hz:g} | {r.sent} | {r.received} | {r.dropped_by_node} | {r.output_hz:.1f} | "
         f"{r.latency_p50_ms:.1f} | {r.latency_p95_ms:.1f} | {r.latency_max_ms:.1f} | {r.inference_p50_ms:.1f} | "
         f"{r.overhead_p50_ms:.1f} | {r.node_cpu_percent:.0f} |"
         for r in rows
@@ -166,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate", type=float, default=30.0, help="publish rate in Hz (default: 30)")
     parser.add_argument("--frames", type=positive_int, default=150, help="frames per size (default: 150)")
+    parser.add_argument(
+        "--cameras", type=positive_int, nargs="+", default=[1], metavar="N",
+        help="camera counts to measure, each served by one node with cameras:=[cam0..] (default: 1)",
+    )  # fmt: skip
+    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"])
     parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
@@ -178,12 +200,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         import rclpy  # noqa: PLC0415
 
-        node_args = ["-p", f"device:={args.device}", "-p", f"precision:={args.precision}"]
+        node_args = [
+            "-p",
+            f"device:={args.device}",
+            "-p",
+            f"precision:={args.precision}",
+            "-p",
+            f"backend:={args.backend}",
+        ]
         if args.weights:
             node_args += ["-p", f"weights:={Path(args.weights).resolve()}"]
         rclpy.init()
         try:
-            rows = [_measure(size, args.rate, args.frames, node_args) for size in args.sizes]
+            rows = [_measure(size, args.rate, args.frames, node_args, n) for n in args.cameras for size in args.sizes]
         finally:
             rclpy.try_shutdown()
         table = markdown_table(rows)

@@ -174,7 +174,11 @@ def test_bench_writes_markdown_and_json(tmp_path: Path, weights: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads((tmp_path / "bench.json").read_text())
     variants = {row["variant"] for row in data["rows"]}
-    assert variants == {"eager fp32", "engine model (fp32)", "engine end-to-end (fp32)"}
+    from lednet_ros.backends import available_backends, resolve_backend
+
+    expected = {"eager fp32", f"engine end-to-end: auto = {resolve_backend('auto', torch.device('cpu'))} (fp32)"}
+    expected |= {f"engine model: {name} (fp32)" for name in available_backends()}
+    assert variants == expected
     assert all(row["p50_ms"] > 0 and row["width"] == 64 for row in data["rows"])
     assert next(r for r in data["rows"] if r["variant"] == "eager fp32")["speedup_vs_eager"] == 1.0
     assert "| 64x32 |" in (tmp_path / "bench.md").read_text()
