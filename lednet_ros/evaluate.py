@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from lednet_ros.class_config import ClassConfig
     from lednet_ros.engine import SegmentationEngine
 
-__all__ = ["EvaluationResult", "ground_truth_ids", "main", "open_bag", "run", "write_report"]
+__all__ = ["EvaluationResult", "add_bag_arguments", "ground_truth_ids", "main", "open_bag", "run", "write_report"]
 
 PROG = "lednet-ros evaluate"
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -295,18 +295,23 @@ def write_confusion_png(matrix: np.ndarray, classes: ClassConfig, path: Path) ->
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``lednet-ros evaluate``."""
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="Score segmentation on a rosbag2 (sqlite3 or MCAP) against recorded ground truth."
-    )
+def add_bag_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bag and the topics of its frames and ground truth (``evaluate`` and ``replay``)."""
     parser.add_argument("bag", type=Path, help="rosbag2 folder (or its .db3/.mcap file)")
     parser.add_argument("--image-topic", default="/camera/image_raw", help="camera images (default: /camera/image_raw)")
     parser.add_argument(
         "--label-topic",
         default="/camera/labels",
-        help="ground truth, mono8 train ids or rgb8 colours (default: /camera/labels)",
+        help="ground truth, mono8 train ids or rgb8 colours (default: /camera/labels); replay: optional",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``lednet-ros evaluate``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Score segmentation on a rosbag2 (sqlite3 or MCAP) against recorded ground truth."
+    )
+    add_bag_arguments(parser)
     parser.add_argument(
         "--predictions-topic", metavar="TOPIC", help="score recorded predictions (mono8) instead of running the model"
     )

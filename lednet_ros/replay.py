@@ -49,7 +49,7 @@ from tqdm import tqdm
 from lednet_ros.bag_io import STORAGE_PLUGINS, BagWriter
 from lednet_ros.cli import add_engine_arguments, positive_int, run_guarded
 from lednet_ros.errors import LednetError
-from lednet_ros.evaluate import EvaluationResult, ground_truth_ids, open_bag, write_report
+from lednet_ros.evaluate import EvaluationResult, add_bag_arguments, ground_truth_ids, open_bag, write_report
 from lednet_ros.image_conv import DecodedImage, decode_image
 from lednet_ros.metrics import ConfusionMatrix
 from lednet_ros.telemetry import header_stamp_ns, percentiles
@@ -550,15 +550,11 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With ROS 2 installed, the same figures from ros2 bag play: start the node, run "
         "'lednet-ros replay BAG --listen-only', then 'ros2 bag play BAG'.",
     )
-    parser.add_argument("bag", type=Path, help="rosbag2 folder (or its .db3/.mcap file)")
-    parser.add_argument("--image-topic", default="/camera/image_raw", help="camera images (default: /camera/image_raw)")
+    add_bag_arguments(parser)
     parser.add_argument(
         "--camera-info-topic",
         default="/camera/camera_info",
         help="replayed too when the bag has it (default: /camera/camera_info)",
-    )
-    parser.add_argument(
-        "--label-topic", default="/camera/labels", help="ground truth in the bag, if any (default: /camera/labels)"
     )
     parser.add_argument(
         "--segmentation-ns", default="/segmentation", metavar="NS",
