@@ -35,9 +35,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from tqdm import tqdm
 
-from lednet_ros.backends import BACKENDS, available_backends
+from lednet_ros.backends import BACKENDS, available_backends, resolve_backend
+from lednet_ros.checkpoint import default_checkpoint, load_checkpoint
 from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
-from lednet_ros.engine import SegmentationEngine
+from lednet_ros.engine import SegmentationEngine, resolve_device
 
 __all__ = ["BenchRow", "main", "run"]
 
@@ -87,13 +88,17 @@ def run(
     rows: list[BenchRow] = []
     environment: dict[str, object] = {}
     rng = np.random.default_rng(0)
+    checkpoint = load_checkpoint(weights) if weights else default_checkpoint()
+    dev = resolve_device(device)
+    auto_backend = resolve_backend("auto", dev)
+    names = backends or [b for b in available_backends() if dev.type == "cpu" or b == "torch"]
     for width, height in sizes:
-        auto = SegmentationEngine(weights, device=device, precision=precision, model_size=(width, height))
-        dev = auto.device
-        names = backends or [b for b in available_backends() if dev.type == "cpu" or b == "torch"]
-        engines = {b: SegmentationEngine(auto.checkpoint, device=device, precision=precision,
-                                         model_size=(width, height), backend=b) for b in names}  # fmt: skip
-        eager = auto.checkpoint.build_model().to(dev).eval()
+        # One engine per backend; the end-to-end row uses the auto backend's (built once even when also timed).
+        engines = {b: SegmentationEngine(checkpoint, device=device, precision=precision,
+                                         model_size=(width, height), backend=b)
+                   for b in dict.fromkeys([*names, auto_backend])}  # fmt: skip
+        auto = engines[auto_backend]
+        eager = checkpoint.build_model().to(dev).eval()
         x_eager = torch.rand(batch, 3, height, width, device=dev)
         images = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(batch)]
 
@@ -109,7 +114,8 @@ def run(
             eng.infer_batch(imgs, confidence=True)
 
         variants: dict[str, Callable[[], None]] = {"eager fp32": eager_call}
-        for name, engine in engines.items():
+        for name in names:
+            engine = engines[name]
             x = x_eager.to(engine.dtype)
             variants[f"engine model: {name} ({engine.precision_name})"] = lambda e=engine, x=x: model_call(e, x)
         variants[f"engine end-to-end: auto = {auto.backend} ({auto.precision_name})"] = engine_call

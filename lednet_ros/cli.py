@@ -26,6 +26,7 @@ __all__ = [
     "add_engine_arguments",
     "engine_from_args",
     "main",
+    "node_process_settings",
     "parse_size",
     "positive_int",
     "run_guarded",
@@ -105,6 +106,23 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
         help="where the network runs (default auto: ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA)",
     )  # fmt: skip
+
+
+def node_process_settings(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
+    """The model options of :func:`add_engine_arguments` as ``segmentation_node`` parameters.
+
+    Returns the ``-p name:=value`` arguments for ``--ros-args`` and the
+    environment to add (``--threads`` becomes ``OMP_NUM_THREADS``: the node
+    has no threads parameter).
+    """
+    params = {"device": args.device, "precision": args.precision, "backend": args.backend,
+              "keep_aspect": "true" if args.keep_aspect else "false"}  # fmt: skip
+    if args.weights:
+        params["weights"] = str(Path(args.weights).resolve())
+    if args.model_size:
+        params["model_width"], params["model_height"] = (str(v) for v in args.model_size)
+    ros_args = [item for name, value in params.items() for item in ("-p", f"{name}:={value}")]
+    return ros_args, ({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})
 
 
 def add_alpha_argument(parser: argparse.ArgumentParser) -> None:

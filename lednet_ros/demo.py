@@ -94,7 +94,6 @@ def run_replay(args: argparse.Namespace) -> dict[str, Any]:
     argv += ["--keep-aspect"] if args.keep_aspect else []
     argv += ["--threads", str(args.threads)] if args.threads else []
     replay_args = replay.build_parser().parse_args(argv)
-    replay_args.progress = True
     print("starting segmentation_node and replaying the bag through it at the recorded rate ...")
     return replay.run(replay_args)
 

@@ -31,13 +31,23 @@ from lednet_ros.cli import add_engine_arguments, engine_from_args, positive_int,
 from lednet_ros.errors import LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image
 from lednet_ros.metrics import ConfusionMatrix, Scores
-from lednet_ros.telemetry import header_stamp_ns, percentiles
+from lednet_ros.telemetry import header_stamp_ns, percentile_summary
 
 if TYPE_CHECKING:
     from lednet_ros.class_config import ClassConfig
     from lednet_ros.engine import SegmentationEngine
 
-__all__ = ["EvaluationResult", "add_bag_arguments", "ground_truth_ids", "main", "open_bag", "run", "write_report"]
+__all__ = [
+    "EvaluationResult",
+    "add_bag_arguments",
+    "decode_message",
+    "ground_truth_ids",
+    "main",
+    "open_bag",
+    "require_topic",
+    "run",
+    "write_report",
+]
 
 PROG = "lednet-ros evaluate"
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -57,7 +67,8 @@ class EvaluationResult:
     confusion: np.ndarray | None = None
 
 
-def _decode(message: Any, msgtype: str) -> DecodedImage:
+def decode_message(message: Any, msgtype: str = "sensor_msgs/msg/Image") -> DecodedImage:
+    """Pixels of an ``Image`` or ``CompressedImage`` message (rosbags or rclpy)."""
     if msgtype.endswith("CompressedImage"):
         return decode_compressed(message.format, message.data)
     return decode_image(
@@ -101,6 +112,22 @@ class _Pairer:
             return None
         partner = waiting.pop(match)
         return (item, partner) if kind == "image" else (partner, item)
+
+
+def require_topic(bag: Path, topics: dict[str, str], topic: str, allowed: tuple[str, ...], described: str) -> None:
+    """Check that the bag has ``topic`` with one of the ``allowed`` message types.
+
+    Raises:
+        LednetError: the topic is absent (the message lists the bag's topics
+            and types) or holds another type (``described`` says what it should be).
+    """
+    if topic not in topics:
+        listing = ", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"
+        msg = f"{bag}: no topic {topic!r}; the bag has: {listing}"
+        raise LednetError(msg)
+    if topics[topic] not in allowed:
+        msg = f"{bag}: topic {topic!r} holds {topics[topic]}, not {described}"
+        raise LednetError(msg)
 
 
 def open_bag(bag: Path) -> Any:
@@ -150,13 +177,7 @@ def run(
         topics = {c.topic: c.msgtype for c in reader.connections}
         source_topic = predictions_topic or image_topic
         for topic in dict.fromkeys([source_topic, label_topic]):  # in this order, so the first problem is reported
-            if topic not in topics:
-                listing = ", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"
-                msg = f"{bag}: no topic {topic!r}; the bag has: {listing}"
-                raise LednetError(msg)
-            if topics[topic] not in IMAGE_TYPES:
-                msg = f"{bag}: topic {topic!r} holds {topics[topic]}, not sensor_msgs/Image or CompressedImage"
-                raise LednetError(msg)
+            require_topic(Path(bag), topics, topic, IMAGE_TYPES, "sensor_msgs/Image or CompressedImage")
         connections = [c for c in reader.connections if c.topic in {source_topic, label_topic}]
         total = sum(c.msgcount for c in connections if c.topic == source_topic)
         matrix = ConfusionMatrix(classes.num_classes)
@@ -169,7 +190,7 @@ def run(
                 bar.update(1)
             try:
                 message = reader.deserialize(raw, connection.msgtype)
-                decoded = _decode(message, connection.msgtype)
+                decoded = decode_message(message, connection.msgtype)
             except Exception:  # a corrupt message of any kind is skipped and counted
                 result.corrupt_messages += 1
                 continue
@@ -202,27 +223,14 @@ def _score_pair(pair: tuple[DecodedImage, DecodedImage], classes: ClassConfig, m
         start = time.perf_counter()
         predicted = engine.infer(pixels, order="bgr" if image.order == "bgr" else "rgb", confidence=False).labels
         result.inference_ms.append((time.perf_counter() - start) * 1000.0)
-        shown = (
-            pixels
-            if image.order == "rgb"
-            else pixels[..., ::-1]
-            if image.order == "bgr"
-            else np.stack([pixels] * 3, -1)
-        )
+        shown = image.rgb()
     if predicted.shape != truth.shape:
         result.unpaired_images += 1  # a size mismatch cannot be scored; counted with the unpaired
         return
     matrix.update(truth, predicted)
     result.frames += 1
     if len(result.samples) < samples:
-        result.samples.append((np.ascontiguousarray(shown), truth, predicted))
-
-
-def _percentiles(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p95": None, "max": None}
-    p50, p95, top = percentiles(values)
-    return {"p50": round(p50, 2), "p95": round(p95, 2), "max": round(top, 2)}
+        result.samples.append((shown, truth, predicted))
 
 
 def write_report(result: EvaluationResult, classes: ClassConfig, out: Path, context: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +245,7 @@ def write_report(result: EvaluationResult, classes: ClassConfig, out: Path, cont
     report = {
         **scores.to_dict(classes.names),
         "frames": result.frames, "unpaired_images": result.unpaired_images, "unpaired_labels": result.unpaired_labels,
-        "corrupt_messages": result.corrupt_messages, "inference_ms": _percentiles(result.inference_ms), **context,
+        "corrupt_messages": result.corrupt_messages, "inference_ms": percentile_summary(result.inference_ms), **context,
     }  # fmt: skip
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 

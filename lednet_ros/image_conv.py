@@ -85,6 +85,13 @@ class DecodedImage:
     order: Order
     zero_copy: bool
 
+    def rgb(self) -> np.ndarray:
+        """The pixels as a contiguous HxWx3 RGB array (mono repeated; for showing or encoding to PNG)."""
+        pixels = np.asarray(self.pixels)
+        if self.order == "mono":
+            return np.repeat(pixels[..., None], 3, axis=2)
+        return np.ascontiguousarray(pixels[..., ::-1] if self.order == "bgr" else pixels)
+
 
 def _buffer(data: BufferLike) -> np.ndarray:
     if isinstance(data, np.ndarray):

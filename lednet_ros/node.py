@@ -37,6 +37,7 @@ from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
+from lednet_ros.backends import BACKENDS
 from lednet_ros.class_config import load_class_config
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.errors import ImageEncodingError, LednetError
@@ -237,7 +238,7 @@ class SegmentationNode(Node):
             "input_qos_reliability": ("best_effort", "reliable"),
             "output_qos_reliability": ("best_effort", "reliable"),
             "precision": ("auto", "fp32", "fp16"),
-            "backend": ("auto", "torch", "onnxruntime", "openvino"),
+            "backend": ("auto", *BACKENDS),
         }
         for name, allowed in choices.items():
             if p[name] not in allowed:

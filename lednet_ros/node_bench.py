@@ -29,7 +29,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
+from lednet_ros.cli import (
+    add_engine_arguments,
+    node_process_settings,
+    parse_size,
+    positive_int,
+    run_guarded,
+    write_results,
+)
 from lednet_ros.errors import LednetError
 from lednet_ros.synthetic import street_scene
 from lednet_ros.telemetry import header_stamp_ns, percentiles
@@ -64,7 +71,8 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str], cameras: int = 1) -> NodeBenchRow:
+def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str], node_env: dict[str, str],
+             cameras: int = 1) -> NodeBenchRow:  # fmt: skip
     import rclpy  # noqa: PLC0415 (ROS only for this command)
     from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
     from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
@@ -76,7 +84,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
     process = subprocess.Popen(
         [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5",
          *camera_args, *node_args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **node_env},
     )  # fmt: skip
     node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}_{cameras}")
     prefixes = [f"/{namespace}/{name}" for name in names] if cameras > 1 else [f"/{namespace}"]
@@ -187,11 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cameras", type=positive_int, nargs="+", default=[1], metavar="N",
         help="camera counts to measure, each served by one node with cameras:=[cam0..] (default: 1)",
     )  # fmt: skip
-    parser.add_argument("--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"])
-    parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
     parser.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR")
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     if args.rate <= 0:
         parser.error("--rate must be positive")
@@ -200,19 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
         import rclpy  # noqa: PLC0415
 
-        node_args = [
-            "-p",
-            f"device:={args.device}",
-            "-p",
-            f"precision:={args.precision}",
-            "-p",
-            f"backend:={args.backend}",
-        ]
-        if args.weights:
-            node_args += ["-p", f"weights:={Path(args.weights).resolve()}"]
+        node_args, node_env = node_process_settings(args)
         rclpy.init()
         try:
-            rows = [_measure(size, args.rate, args.frames, node_args, n) for n in args.cameras for size in args.sizes]
+            rows = [
+                _measure(size, args.rate, args.frames, node_args, node_env, n)
+                for n in args.cameras
+                for size in args.sizes
+            ]
         finally:
             rclpy.try_shutdown()
         table = markdown_table(rows)

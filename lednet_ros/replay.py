@@ -47,12 +47,19 @@ import numpy as np
 from tqdm import tqdm
 
 from lednet_ros.bag_io import STORAGE_PLUGINS, BagWriter
-from lednet_ros.cli import add_engine_arguments, positive_int, run_guarded
+from lednet_ros.cli import add_engine_arguments, node_process_settings, positive_int, run_guarded
 from lednet_ros.errors import LednetError
-from lednet_ros.evaluate import EvaluationResult, add_bag_arguments, ground_truth_ids, open_bag, write_report
-from lednet_ros.image_conv import DecodedImage, decode_image
+from lednet_ros.evaluate import (
+    EvaluationResult,
+    add_bag_arguments,
+    decode_message,
+    ground_truth_ids,
+    open_bag,
+    require_topic,
+    write_report,
+)
 from lednet_ros.metrics import ConfusionMatrix
-from lednet_ros.telemetry import header_stamp_ns, percentiles
+from lednet_ros.telemetry import header_stamp_ns, percentile_summary
 
 if TYPE_CHECKING:
     from lednet_ros.class_config import ClassConfig
@@ -60,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["ReplayStats", "ReplayTally", "cdr_header_stamp_ns", "main", "write_gif"]
 
 PROG = "lednet-ros replay"
+IMAGE = "sensor_msgs/msg/Image"
 NODE_OUTPUTS = ("labels", "color", "overlay", "confidence", "camera_info")
 
 
@@ -201,21 +209,6 @@ class ReplayTally:
         )  # fmt: skip
 
 
-def _rgb(decoded: DecodedImage) -> np.ndarray:
-    pixels = np.asarray(decoded.pixels)
-    if decoded.order == "bgr":
-        return np.ascontiguousarray(pixels[..., ::-1])
-    if decoded.order == "mono":
-        return np.repeat(pixels[..., None], 3, axis=2).astype(np.uint8)
-    return np.ascontiguousarray(pixels)
-
-
-def _decode_message(message: Any) -> DecodedImage:
-    return decode_image(
-        message.encoding, message.height, message.width, message.step, message.is_bigendian, message.data
-    )
-
-
 def load_ground_truth(reader: Any, topic: str, classes: ClassConfig) -> tuple[dict[int, bytes], int]:
     """Every label image of ``topic`` as PNG bytes by header stamp (compact: labels compress ~50x); and the corrupt count."""
     truth: dict[int, bytes] = {}
@@ -224,7 +217,7 @@ def load_ground_truth(reader: Any, topic: str, classes: ClassConfig) -> tuple[di
     for connection, _, raw in reader.messages(connections=connections):
         try:
             message = reader.deserialize(raw, connection.msgtype)
-            labels = ground_truth_ids(_decode_message(message), classes)
+            labels = ground_truth_ids(decode_message(message), classes)
         except Exception:  # a corrupt label is skipped and counted, as in evaluate
             corrupt += 1
             continue
@@ -282,11 +275,11 @@ class _Listener:
             self.recorder.write_serialized(topic, msgtype, raw, time.time_ns())
         if name == "labels":
             message = self._deserialize(raw, self._image_type)
-            labels = np.asarray(_decode_message(message).pixels)
+            labels = np.asarray(decode_message(message).pixels)
             self.tally.output_received(header_stamp_ns(message.header), now, labels)
         elif name == "overlay" and self._gif:
             message = self._deserialize(raw, self._image_type)
-            self.overlays.append(_thumbnail(_rgb(_decode_message(message))))
+            self.overlays.append(_thumbnail(decode_message(message).rgb()))
 
     def _on_diagnostics(self, message: Any) -> None:
         for status in message.status:
@@ -339,17 +332,11 @@ def _start_node(args: argparse.Namespace) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:={namespace}",
         "-r", f"image:={args.image_topic}", "-r", f"camera_info:={args.camera_info_topic}",
-        "-p", f"device:={args.device}", "-p", f"precision:={args.precision}", "-p", f"backend:={args.backend}",
-        "-p", "diagnostics_period:=0.5",
-        "-p", "input_qos_reliability:=reliable", "-p", f"keep_aspect:={'true' if args.keep_aspect else 'false'}",
+        "-p", "diagnostics_period:=0.5", "-p", "input_qos_reliability:=reliable",
     ]  # fmt: skip
-    if args.weights:
-        command += ["-p", f"weights:={Path(args.weights).resolve()}"]
-    if args.model_size:
-        command += ["-p", f"model_width:={args.model_size[0]}", "-p", f"model_height:={args.model_size[1]}"]
-    env = dict(os.environ)
-    if args.threads:
-        env["OMP_NUM_THREADS"] = str(args.threads)
+    model_args, model_env = node_process_settings(args)
+    command += model_args
+    env = {**os.environ, **model_env}
     with (args.out / "node.log").open("wb") as log:  # the child keeps its own descriptor
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
@@ -392,7 +379,8 @@ def _wait_for_node(node: Any, listener: _Listener, publisher: Any, process: subp
     _spin_until(node, time.monotonic() + 1.0)  # let the matched endpoints settle before the first frame
 
 
-def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally, listener: _Listener) -> float:
+def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally, listener: _Listener,
+            process: subprocess.Popen[bytes] | None) -> float:  # fmt: skip
     """Publish the bag into the node; returns the wall time it took."""
     from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
     from sensor_msgs.msg import CameraInfo, Image  # noqa: PLC0415
@@ -402,12 +390,12 @@ def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally
     publishers = {args.image_topic: node.create_publisher(Image, args.image_topic, qos)}
     if args.camera_info_topic in topics:
         publishers[args.camera_info_topic] = node.create_publisher(CameraInfo, args.camera_info_topic, qos)
-    _wait_for_node(node, listener, publishers[args.image_topic], args.process, args.wait, args.out)
+    _wait_for_node(node, listener, publishers[args.image_topic], process, args.wait, args.out)
     connections = [c for c in reader.connections if c.topic in publishers]
     total = sum(c.msgcount for c in connections if c.topic == args.image_topic)
     if args.max_frames:
         total = min(total, args.max_frames)
-    bar = tqdm(total=total, desc="replaying", unit="frame", disable=None if args.progress else True)
+    bar = tqdm(total=total, desc="replaying", unit="frame", disable=None)
     start = time.monotonic()
     first_bag_ns: int | None = None
     for connection, bag_ns, raw in reader.messages(connections=connections):
@@ -422,7 +410,7 @@ def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally
             _spin_until(node, start + (bag_ns - first_bag_ns) / 1e9 / args.rate)
         try:
             message = reader.deserialize(raw, connection.msgtype)
-            rgb = _rgb(_decode_message(message)) if is_image and tally.wants_input_pixels() else None
+            rgb = decode_message(message).rgb() if is_image and tally.wants_input_pixels() else None
             stamp = header_stamp_ns(message.header)
             payload = bytes(raw) if reader.is2 else reader.typestore.serialize_cdr(message, connection.msgtype)
         except Exception:  # a corrupt message is skipped and counted, like evaluate does
@@ -438,7 +426,8 @@ def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally
     return wall
 
 
-def _listen(node: Any, args: argparse.Namespace, tally: ReplayTally, listener: _Listener, expected: int) -> float:
+def _listen(node: Any, args: argparse.Namespace, tally: ReplayTally, listener: _Listener, expected: int,
+            process: subprocess.Popen[bytes] | None) -> float:  # fmt: skip
     """Time frames some other player (``ros2 bag play``) publishes; returns the wall time."""
     from rclpy.qos import qos_profile_sensor_data  # noqa: PLC0415
     from rclpy.serialization import deserialize_message  # noqa: PLC0415
@@ -447,7 +436,7 @@ def _listen(node: Any, args: argparse.Namespace, tally: ReplayTally, listener: _
     def on_image(raw: bytes) -> None:
         try:
             stamp = cdr_header_stamp_ns(raw)
-            rgb = _rgb(_decode_message(deserialize_message(raw, Image))) if tally.wants_input_pixels() else None
+            rgb = decode_message(deserialize_message(raw, Image)).rgb() if tally.wants_input_pixels() else None
         except Exception:
             tally.stats.corrupt_messages += 1
             return
@@ -455,10 +444,10 @@ def _listen(node: Any, args: argparse.Namespace, tally: ReplayTally, listener: _
         bar.update(1)
 
     node.create_subscription(Image, args.image_topic, on_image, qos_profile_sensor_data, raw=True)
-    _wait_for_node(node, listener, None, args.process, args.wait, args.out)
+    _wait_for_node(node, listener, None, process, args.wait, args.out)
     print(f"{PROG}: listening on {args.image_topic} and {listener.output_topics['labels']}; "
           f"play the bag now (stops {args.idle_timeout:g} s after the last frame)", file=sys.stderr)  # fmt: skip
-    bar = tqdm(total=expected or None, desc="listening", unit="frame", disable=None if args.progress else True)
+    bar = tqdm(total=expected or None, desc="listening", unit="frame", disable=None)
     start = time.monotonic()
     last_count, last_change = 0, time.monotonic()
     while True:
@@ -498,17 +487,13 @@ def write_latency_png(stats: ReplayStats, path: Path) -> None:
 
 
 def _summary(stats: ReplayStats, listener: _Listener, wall_s: float) -> dict[str, Any]:
-    p50, p95, top = percentiles(stats.latencies_ms)
-
-    def number(value: float) -> float | None:
-        return None if np.isnan(value) else round(value, 2)
-
     return {
         "frames_sent": stats.sent, "outputs_received": stats.received, "frames_lost": stats.lost,
-        "received_by_node": listener.node_counter("received"), "dropped_by_node": listener.node_counter("dropped"), "rejected_by_node": listener.node_counter("rejected"),
+        "received_by_node": listener.node_counter("received"), "dropped_by_node": listener.node_counter("dropped"),
+        "rejected_by_node": listener.node_counter("rejected"),
         "unexpected_outputs": stats.unexpected, "output_hz": round(stats.output_hz, 2),
         "input_hz": round(stats.input_hz, 2), "wall_s": round(wall_s, 2),
-        "latency_ms": {"p50": number(p50), "p95": number(p95), "max": number(top)},
+        "latency_ms": percentile_summary(stats.latencies_ms),
         "node_inference_p50_ms": float(listener.diagnostics["inference_p50_ms"])
         if "inference_p50_ms" in listener.diagnostics else None,
     }  # fmt: skip
@@ -610,15 +595,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     reader = open_bag(args.bag)
     args.out.mkdir(parents=True, exist_ok=True)
     recorder: BagWriter | None = None
-    args.process = None
+    process: subprocess.Popen[bytes] | None = None
     import rclpy  # noqa: PLC0415
 
     try:
         topics = {c.topic: c.msgtype for c in reader.connections}
-        _check_topic(args.bag, topics, args.image_topic, "sensor_msgs/msg/Image")
+        require_topic(args.bag, topics, args.image_topic, (IMAGE,), IMAGE)
         has_truth = args.label_topic in topics
         if has_truth:
-            _check_topic(args.bag, topics, args.label_topic, "sensor_msgs/msg/Image")
+            require_topic(args.bag, topics, args.label_topic, (IMAGE,), IMAGE)
         truth, corrupt_labels = load_ground_truth(reader, args.label_topic, classes) if has_truth else ({}, 0)
         tally = ReplayTally(classes, truth if has_truth else None, args.samples)
         tally.stats.corrupt_messages += corrupt_labels
@@ -631,17 +616,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             listener = _Listener(node, args, tally, recorder)
             if args.start_node:
-                args.process = _start_node(args)
+                process = _start_node(args)
             if args.listen_only:
-                wall = _listen(node, args, tally, listener, min(expected, args.max_frames or expected))
+                wall = _listen(node, args, tally, listener, min(expected, args.max_frames or expected), process)
             else:
-                wall = _replay(node, reader, args, tally, listener)
+                wall = _replay(node, reader, args, tally, listener, process)
             _spin_until(node, time.monotonic() + 1.2)  # one more diagnostics message
         finally:
             node.destroy_node()
             rclpy.try_shutdown()
     finally:
-        _stop_node(args.process)
+        _stop_node(process)
         reader.close()
         if recorder is not None:
             recorder.__exit__()
@@ -664,23 +649,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def _check_topic(bag: Path, topics: dict[str, str], topic: str, msgtype: str) -> None:
-    if topic not in topics:
-        listing = ", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"
-        msg = f"{bag}: no topic {topic!r}; the bag has: {listing}"
-        raise LednetError(msg)
-    if topics[topic] != msgtype:
-        msg = f"{bag}: topic {topic!r} holds {topics[topic]}, not {msgtype}"
-        raise LednetError(msg)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lednet-ros replay``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.wait <= 0 or args.frame_timeout <= 0 or args.settle < 0 or args.idle_timeout <= 0:
         parser.error("--rate, --wait, --frame-timeout and --idle-timeout must be positive, --settle not negative")
-    args.progress = True
 
     def body() -> int:
         report = run(args)

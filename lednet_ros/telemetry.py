@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CameraTelemetry", "RateMeter", "TelemetrySnapshot", "header_stamp_ns", "percentiles"]
+__all__ = ["CameraTelemetry", "RateMeter", "TelemetrySnapshot", "header_stamp_ns", "percentile_summary", "percentiles"]
 
 
 def header_stamp_ns(header: object) -> int:
@@ -31,6 +31,12 @@ def percentiles(values: Iterable[float]) -> tuple[float, float, float]:
     if array.size == 0:
         return (float("nan"), float("nan"), float("nan"))
     return (float(np.percentile(array, 50)), float(np.percentile(array, 95)), float(array.max()))
+
+
+def percentile_summary(values: Iterable[float], digits: int = 2) -> dict[str, float | None]:
+    """``{"p50", "p95", "max"}`` of ``values``, rounded, for JSON reports; None each when there are none."""
+    p50, p95, top = percentiles(values)
+    return {key: None if np.isnan(v) else round(v, digits) for key, v in (("p50", p50), ("p95", p95), ("max", top))}
 
 
 class RateMeter:

@@ -114,3 +114,15 @@ def test_cli_rejects_an_unknown_backend(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "lednet_ros", "demo", "--backend", "tvm", "--out", str(tmp_path)],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 2 and "invalid choice: 'tvm'" in result.stderr
+
+
+def test_the_command_line_offers_exactly_the_engine_backends() -> None:
+    """cli.py keeps its own list (it must not import torch for --help); it must match backends.BACKENDS."""
+    import argparse
+
+    from lednet_ros.cli import add_engine_arguments
+
+    parser = argparse.ArgumentParser()
+    add_engine_arguments(parser)
+    (action,) = [a for a in parser._actions if a.dest == "backend"]
+    assert tuple(action.choices) == ("auto", *backends.BACKENDS)
