@@ -353,7 +353,7 @@ def _stop_node(process: subprocess.Popen[bytes] | None) -> None:
 
 
 def _wait_for_node(node: Any, listener: _Listener, publisher: Any, process: subprocess.Popen[bytes] | None,
-                   timeout_s: float, out: Path) -> None:  # fmt: skip
+                   timeout_s: float, out: Path, delay_s: float = 1.0) -> None:  # fmt: skip
     import rclpy  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout_s
@@ -361,7 +361,12 @@ def _wait_for_node(node: Any, listener: _Listener, publisher: Any, process: subp
     def ready() -> bool:
         if publisher is None:
             return listener.outputs_connected()
-        return listener.segmenter_subscribes(publisher.topic_name) and publisher.get_subscription_count() > 0
+        # Every subscriber known to the graph must be matched too (a recorder, a --listen-only replay), or the
+        # first frames reach the node but not them; matching lags discovery.
+        matched = publisher.get_subscription_count()
+        return listener.segmenter_subscribes(publisher.topic_name) and matched >= max(
+            1, node.count_subscribers(publisher.topic_name)
+        )
 
     while not ready():
         rclpy.spin_once(node, timeout_sec=0.1)
@@ -376,7 +381,7 @@ def _wait_for_node(node: Any, listener: _Listener, publisher: Any, process: subp
                 + f" after {timeout_s:g} s; start one (or use --start-node) and check --segmentation-ns"
             )
             raise LednetError(msg)
-    _spin_until(node, time.monotonic() + 1.0)  # let the matched endpoints settle before the first frame
+    _spin_until(node, time.monotonic() + delay_s)  # let the other endpoints match before the first frame
 
 
 def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally, listener: _Listener,
@@ -390,7 +395,7 @@ def _replay(node: Any, reader: Any, args: argparse.Namespace, tally: ReplayTally
     publishers = {args.image_topic: node.create_publisher(Image, args.image_topic, qos)}
     if args.camera_info_topic in topics:
         publishers[args.camera_info_topic] = node.create_publisher(CameraInfo, args.camera_info_topic, qos)
-    _wait_for_node(node, listener, publishers[args.image_topic], process, args.wait, args.out)
+    _wait_for_node(node, listener, publishers[args.image_topic], process, args.wait, args.out, args.delay)
     connections = [c for c in reader.connections if c.topic in publishers]
     total = sum(c.msgcount for c in connections if c.topic == args.image_topic)
     if args.max_frames:
@@ -568,6 +573,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples", type=positive_int, default=4, help="frames shown in samples.png (default: 4)")
     parser.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the node (default: 90)")
     parser.add_argument(
+        "--delay", type=float, default=1.0,
+        help="seconds between finding the node and the first frame, for other subscribers to match (default: 1)",
+    )  # fmt: skip
+    parser.add_argument(
         "--frame-timeout", type=float, default=5.0, help="--lockstep: give up on a frame after this (default: 5 s)"
     )
     parser.add_argument(
@@ -653,8 +662,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``lednet-ros replay``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.rate <= 0 or args.wait <= 0 or args.frame_timeout <= 0 or args.settle < 0 or args.idle_timeout <= 0:
-        parser.error("--rate, --wait, --frame-timeout and --idle-timeout must be positive, --settle not negative")
+    if (
+        args.rate <= 0
+        or args.wait <= 0
+        or args.frame_timeout <= 0
+        or args.idle_timeout <= 0
+        or min(args.settle, args.delay) < 0
+    ):
+        parser.error(
+            "--rate, --wait, --frame-timeout and --idle-timeout must be positive, --settle and --delay not negative"
+        )
 
     def body() -> int:
         report = run(args)

@@ -200,7 +200,9 @@ def test_listen_only_times_and_scores_what_another_player_publishes(tmp_path: Pa
         ready = ""
         while "play the bag now" not in ready and listener.poll() is None:  # the user starts ros2 bag play after this
             ready = listener.stderr.readline()
-        player = replay(str(tmp_path / "bag"), "--lockstep", "--out", str(tmp_path / "play"), domain=domain)
+        # --delay: like ros2 bag play --delay, time for this new player and the listener to discover each other.
+        player = replay(str(tmp_path / "bag"), "--lockstep", "--delay", "3", "--out", str(tmp_path / "play"),
+                        domain=domain)  # fmt: skip
         stdout, stderr = listener.communicate(timeout=120)
     finally:
         listener.kill()
