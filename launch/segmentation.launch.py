@@ -25,6 +25,7 @@ PARAMETER_ARGUMENTS = {
     "model_width": ("0", int, "network input width; 0: the weights' training size"),
     "model_height": ("0", int, "network input height; 0: the weights' training size"),
     "weights": ("", str, "weights file; empty: the packaged weights"),
+    "cuda_graphs": ("true", bool, "CUDA: replay the pipeline as a captured CUDA graph per image size"),
     "input_transport": ("raw", str, "raw (image) or compressed (image/compressed)"),
     "overlay_alpha": ("0.5", float, "palette weight in the overlay"),
 }

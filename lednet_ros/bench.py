@@ -15,6 +15,11 @@ them alike and the ratio is meaningful:
   backend on uint8 images of that size: upload, scaling, network,
   upsampling, argmax, confidence, download.
 
+On CUDA the PyTorch rows come in pairs: launched op by op (``eager``) and
+replayed as a CUDA graph (the model alone, captured here; end to end, the
+engine's own captured pipeline), and with ``--compile`` also through
+``torch.compile``. A CUDA graph is what the engine uses by default there.
+
 Prints a Markdown table and writes ``bench.md`` and ``bench.json``.
 """
 
@@ -36,8 +41,9 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from tqdm import tqdm
 
 from lednet_ros.backends import BACKENDS, available_backends, resolve_backend
-from lednet_ros.checkpoint import default_checkpoint, load_checkpoint
+from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
 from lednet_ros.cli import parse_size, positive_int, run_guarded, write_results
+from lednet_ros.cuda_graphs import capture
 from lednet_ros.engine import SegmentationEngine, resolve_device
 
 __all__ = ["BenchRow", "main", "run"]
@@ -79,11 +85,13 @@ def run(
     warmup: int = 3,
     batch: int = 1,
     backends: list[str] | None = None,
+    compile_network: bool = False,
 ) -> tuple[list[BenchRow], dict[str, object]]:
     """Time every variant at every size; return the rows and the environment.
 
     ``backends``: the engine backends to time (default: every one installed
-    that runs on the device).
+    that runs on the device). ``compile_network``: also time the network
+    through ``torch.compile`` (CUDA graph rows on CUDA).
     """
     rows: list[BenchRow] = []
     environment: dict[str, object] = {}
@@ -118,7 +126,15 @@ def run(
             engine = engines[name]
             x = x_eager.to(engine.dtype)
             variants[f"engine model: {name} ({engine.precision_name})"] = lambda e=engine, x=x: model_call(e, x)
-        variants[f"engine end-to-end: auto = {auto.backend} ({auto.precision_name})"] = engine_call
+        if dev.type == "cuda":
+            variants.update(_cuda_variants(checkpoint, dev, precision, (width, height), x_eager, images, model_call,
+                                           compile_network=compile_network))  # fmt: skip
+        elif compile_network:
+            compiled = SegmentationEngine(checkpoint, device=device, precision=precision, model_size=(width, height),
+                                          backend="torch", compile_network=True)  # fmt: skip
+            variants["engine model: torch.compile (fp32)"] = lambda e=compiled, x=x_eager: model_call(e, x)
+        variants[f"engine end-to-end: auto = {auto.backend} ({auto.precision_name}"
+                 f"{', CUDA graphs' if auto.uses_cuda_graphs else ''})"] = engine_call  # fmt: skip
         times: dict[str, list[float]] = {name: [] for name in variants}
         for _ in range(warmup):
             for call in variants.values():
@@ -149,6 +165,7 @@ def run(
             "weights": auto.checkpoint.describe(),
             "backends": names,
             "auto_backend": auto.backend,
+            "cuda_graphs": auto.uses_cuda_graphs,
             "iterations": iterations,
             "warmup": warmup,
         }
@@ -156,6 +173,36 @@ def run(
     if torch.cuda.is_available():
         environment["peak_cuda_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return rows, environment
+
+
+def _cuda_variants(
+    checkpoint: Checkpoint,
+    dev: torch.device,
+    precision: str,
+    size: tuple[int, int],
+    x_eager: torch.Tensor,
+    images: list[np.ndarray],
+    model_call: Callable[[SegmentationEngine, torch.Tensor], None],
+    *,
+    compile_network: bool,
+) -> dict[str, Callable[[], None]]:
+    """The CUDA-only rows: the model replayed as a CUDA graph (plain and compiled), and end to end without graphs."""
+    variants: dict[str, Callable[[], None]] = {}
+    flavours = [False, True] if compile_network else [False]
+    for compiled in flavours:
+        engine = SegmentationEngine(checkpoint, device=str(dev), precision=precision, model_size=size,
+                                    backend="torch", compile_network=compiled)  # fmt: skip
+        label = f"torch{'.compile' if compiled else ''} ({engine.precision_name})"
+        x = x_eager.to(engine.dtype)
+        with torch.inference_mode():
+            graph = capture(lambda e=engine, x=x: model_call(e, x))
+        variants[f"engine model: {label} + CUDA graph"] = graph.replay
+        if compiled:
+            variants[f"engine end-to-end: {label}, CUDA graphs"] = lambda e=engine: e.infer_batch(images)
+    eager = SegmentationEngine(checkpoint, device=str(dev), precision=precision, model_size=size,
+                               backend="torch", cuda_graphs=False)  # fmt: skip
+    variants[f"engine end-to-end: torch ({eager.precision_name}), eager"] = lambda e=eager: e.infer_batch(images)
+    return variants
 
 
 def markdown_table(rows: list[BenchRow]) -> str:
@@ -185,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", nargs="+", choices=BACKENDS, metavar="NAME",
         help=f"engine backends to time (default: all installed; any of {', '.join(BACKENDS)})",
     )  # fmt: skip
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the network through torch.compile (slow to compile; on CUDA with graphs)")  # fmt: skip
     parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16"])
@@ -204,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, environment = run(
             args.sizes, weights=args.weights, device=args.device, precision=args.precision,
             iterations=args.iterations, warmup=args.warmup, batch=args.batch, backends=args.backends,
+            compile_network=args.compile,
         )  # fmt: skip
         table = markdown_table(rows)
         command = "lednet-ros bench " + " ".join(argv if argv is not None else sys.argv[1:])

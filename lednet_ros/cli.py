@@ -106,6 +106,14 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend", default="auto", choices=["auto", "torch", "onnxruntime", "openvino"],
         help="where the network runs (default auto: ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA)",
     )  # fmt: skip
+    group.add_argument(
+        "--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+        help="on CUDA, launch kernels one by one instead of replaying a captured CUDA graph per image size",
+    )  # fmt: skip
+    group.add_argument(
+        "--compile", dest="compile_network", action="store_true",
+        help="run the network through torch.compile (PyTorch backend; compiling takes tens of seconds)",
+    )  # fmt: skip
 
 
 def node_process_settings(args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
@@ -116,7 +124,9 @@ def node_process_settings(args: argparse.Namespace) -> tuple[list[str], dict[str
     has no threads parameter).
     """
     params = {"device": args.device, "precision": args.precision, "backend": args.backend,
-              "keep_aspect": "true" if args.keep_aspect else "false"}  # fmt: skip
+              "keep_aspect": "true" if args.keep_aspect else "false",
+              "cuda_graphs": "true" if args.cuda_graphs else "false",
+              "compile_network": "true" if args.compile_network else "false"}  # fmt: skip
     if args.weights:
         params["weights"] = str(Path(args.weights).resolve())
     if args.model_size:
@@ -153,6 +163,8 @@ def engine_from_args(args: argparse.Namespace) -> SegmentationEngine:
         keep_aspect=args.keep_aspect,
         num_threads=args.threads,
         backend=args.backend,
+        cuda_graphs=args.cuda_graphs,
+        compile_network=args.compile_network,
     )
 
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
 from lednet_ros.backends import CoarseRunner, make_runner, resolve_backend, weights_digest
 from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
+from lednet_ros.cuda_graphs import CapturedGraph, GraphCache, capture
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.model import fold_batchnorm
 
@@ -59,6 +60,11 @@ DEFAULT_MODEL_SIZE = (1024, 512)
 
 MAX_ASPECT = 4
 """With ``keep_aspect``, the model height is at most this many times its width."""
+
+MAX_CUDA_GRAPHS = 16
+"""Captured pipelines kept per engine (one per batch size and image shape), least recently used dropped."""
+
+_CHANNEL_INDEX = {"rgb": (0, 1, 2), "bgr": (2, 1, 0)}
 
 ChannelOrder = Literal["rgb", "bgr"]
 
@@ -164,6 +170,14 @@ class SegmentationEngine:
         backend: where the network runs: ``auto`` (the fastest installed
             one on the CPU, PyTorch on CUDA), ``torch``, ``onnxruntime`` or
             ``openvino`` (see :mod:`lednet_ros.backends`).
+        cuda_graphs: on CUDA, capture the whole pipeline (upload buffer to
+            outputs) as one CUDA graph per batch size and image shape, fed
+            from pinned host buffers (see :mod:`lednet_ros.cuda_graphs`);
+            the first call at a shape pays for the capture.
+        compile_network: run the network through ``torch.compile``
+            (TorchInductor), which fuses the activations, additions, splits
+            and shuffles around the convolutions into few kernels. The first
+            call at each shape compiles (tens of seconds).
 
     Raises:
         LednetError: unusable device or precision, bad weights, or a class
@@ -181,6 +195,8 @@ class SegmentationEngine:
         class_config: ClassConfig | None = None,
         num_threads: int | None = None,
         backend: str = "auto",
+        cuda_graphs: bool = True,
+        compile_network: bool = False,
     ) -> None:
         if isinstance(checkpoint, (str, os.PathLike)):
             checkpoint = load_checkpoint(Path(checkpoint))
@@ -214,6 +230,18 @@ class SegmentationEngine:
         self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
         self._runners: dict[tuple[int, int, int, int], CoarseRunner] = {}
         self._digest = weights_digest(self.model) if self.backend != "torch" else ""
+        if compile_network and self.backend != "torch":
+            msg = f"compile_network needs the torch backend, not {self.backend!r}"
+            raise LednetError(msg)
+        self.compile_network = compile_network
+        self._network = (
+            torch.compile(self.model.coarse_logits, dynamic=False) if compile_network else self.model.coarse_logits
+        )
+        self.uses_cuda_graphs = cuda_graphs and self.device.type == "cuda" and self.backend == "torch"
+        self._graphs: GraphCache[tuple[int, int, int, int, bool], _GraphedPipeline] = GraphCache(MAX_CUDA_GRAPHS)
+        self._graph_failures: set[tuple[int, int, int, int, bool]] = set()
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
 
         # Output channel -> published label (void channel -> ignore id).
         label_of_channel = torch.arange(256, dtype=torch.uint8)
@@ -227,9 +255,10 @@ class SegmentationEngine:
         else:
             self._mean = self._std = None
         _LOG.info(
-            "LEDNet engine: weights %s on %s (%s, %s), model size %dx%d%s",
-            self.checkpoint.describe(), self.device, self.precision_name, self.backend, *self.model_size,
-            ", keep aspect" if keep_aspect else "",
+            "LEDNet engine: weights %s on %s (%s, %s%s%s), model size %dx%d%s",
+            self.checkpoint.describe(), self.device, self.precision_name, self.backend,
+            ", compiled" if compile_network else "", ", CUDA graphs" if self.uses_cuda_graphs else "",
+            *self.model_size, ", keep aspect" if keep_aspect else "",
         )  # fmt: skip
 
     @property
@@ -296,26 +325,46 @@ class SegmentationEngine:
             raise ValueError(msg)
         for image in images:
             _check_image(image)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for index, image in enumerate(images):
-            size = model_input_size((image.shape[1], image.shape[0]), self.model_size, keep_aspect=self.keep_aspect)
-            groups.setdefault(size, []).append(index)
+        wants = (confidence, color, overlay)
         results: list[SegmentationResult | None] = [None] * len(images)
+        eager = list(range(len(images)))
         with torch.inference_mode():
+            if self.uses_cuda_graphs:
+                eager = []
+                same_shape: dict[tuple[int, ...], list[int]] = {}
+                for index, image in enumerate(images):
+                    same_shape.setdefault(image.shape, []).append(index)
+                for shape, indices in same_shape.items():
+                    graphed = self._graphed(len(indices), shape, at_model_size)
+                    if graphed is None:
+                        eager += indices
+                        continue
+                    batch_results = graphed.run(
+                        [images[i] for i in indices], [orders[i] for i in indices], alpha, wants
+                    )
+                    for i, result in zip(indices, batch_results, strict=True):
+                        results[i] = result
+            groups: dict[tuple[int, int], list[int]] = {}
+            for index in eager:
+                image = images[index]
+                size = model_input_size((image.shape[1], image.shape[0]), self.model_size, keep_aspect=self.keep_aspect)
+                groups.setdefault(size, []).append(index)
             for size, indices in groups.items():
                 uploaded = [self._upload(images[i], orders[i]) for i in indices]
                 batch = torch.cat([self._prepare(rgb, size) for rgb in uploaded])
                 coarse = self.coarse_logits(batch)
                 for row, (i, rgb) in enumerate(zip(indices, uploaded, strict=True)):
                     shown = _resize_uint8(rgb, size) if at_model_size else rgb
-                    results[i] = self._finish(coarse[row : row + 1], shown, confidence, color, overlay, alpha)
+                    outputs = self._outputs(coarse[row : row + 1], shown, alpha, wants)
+                    results[i] = _to_host(outputs, wants, copy=False)[0]
         return [r for r in results if r is not None]
 
     def warm_up(self, image_sizes: Sequence[tuple[int, int]], batch: int = 1) -> None:
         """Run once at each (width, height) image size, so that the first real frame is not the slow one.
 
         The first call at a shape exports or loads the ONNX graph (ONNX
-        backends) and lets PyTorch pick its kernels.
+        backends), compiles the network (``compile_network``), captures the
+        CUDA graph (``cuda_graphs``) and lets PyTorch pick its kernels.
         """
         for width, height in image_sizes:
             self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=False)
@@ -325,7 +374,7 @@ class SegmentationEngine:
     def coarse_logits(self, batch: Tensor) -> Tensor:
         """The network on a prepared float batch (N x 3 x H x W, engine dtype): 1/8-resolution scores, on the engine's backend."""
         if self.backend == "torch":
-            return self.model.coarse_logits(batch.contiguous(memory_format=torch.channels_last))
+            return self._network(batch.contiguous(memory_format=torch.channels_last))
         shape = tuple(batch.shape)
         runner = self._runners.get(shape)  # type: ignore[arg-type]
         if runner is None:
@@ -351,32 +400,135 @@ class SegmentationEngine:
             x = (x - self._mean) / self._std
         return x
 
-    def _finish(
-        self, coarse: Tensor, rgb: Tensor, want_confidence: bool, want_color: bool, want_overlay: bool, alpha: float
-    ) -> SegmentationResult:
-        height, width = rgb.shape[-2:]
+    def _outputs(
+        self, coarse: Tensor, shown: Tensor, alpha: float | Tensor, wants: tuple[bool, bool, bool]
+    ) -> dict[str, Tensor]:
+        """Class scores (N x C x h x w) -> uint8 device tensors at ``shown``'s size (N x 3 x H x W uint8).
+
+        ``wants`` is (confidence, color, overlay); labels are always made.
+        ``alpha`` may be a device scalar, so that a captured graph follows
+        run-time changes of it.
+        """
+        want_confidence, want_color, want_overlay = wants
+        height, width = shown.shape[-2:]
         logits = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
         best, channel = logits.max(dim=1)
-        labels = self._label_lut[channel[0]]
-        confidence = None
+        labels = self._label_lut[channel]
+        outputs = {"labels": labels}
         if want_confidence:
             # max softmax = 1 / sum(exp(l - max)); computed in fp32 for fp16 logits.
-            denominator = torch.exp(logits.float() - best.float().unsqueeze(1)).sum(dim=1)[0]
-            confidence = (255.0 / denominator).round_().to(torch.uint8)
-        color = overlay = None
+            denominator = torch.exp(logits.float() - best.float().unsqueeze(1)).sum(dim=1)
+            outputs["confidence"] = (255.0 / denominator).round_().to(torch.uint8)
         if want_color or want_overlay:
             color = self._palette[labels.long()]
-        if want_overlay and color is not None:
-            image = rgb[0].permute(1, 2, 0)
-            blended = image.float() * (1.0 - alpha) + color.float() * alpha
-            keep_input = (labels == self.ignore_id).unsqueeze(-1)
-            overlay = torch.where(keep_input, image, blended.round_().to(torch.uint8))
-        return SegmentationResult(
-            labels=labels.cpu().numpy(),
-            confidence=None if confidence is None else confidence.cpu().numpy(),
-            color=color.cpu().numpy() if (want_color and color is not None) else None,
-            overlay=None if overlay is None else overlay.contiguous().cpu().numpy(),
+            if want_color:
+                outputs["color"] = color
+            if want_overlay:
+                image = shown.permute(0, 2, 3, 1)
+                blended = image.float() * (1.0 - alpha) + color.float() * alpha
+                keep_input = (labels == self.ignore_id).unsqueeze(-1)
+                outputs["overlay"] = torch.where(keep_input, image, blended.round_().to(torch.uint8)).contiguous()
+        return outputs
+
+    def _pipeline(self, pixels: Tensor, channel_index: Tensor, alpha: Tensor, at_model_size: bool) -> dict[str, Tensor]:
+        """Everything from an N x H x W x C uint8 device batch to every output: what a CUDA graph captures."""
+        n, height, width, channels = pixels.shape
+        nchw = pixels.permute(0, 3, 1, 2)
+        if channels == 1:
+            rgb = nchw.expand(n, 3, height, width)
+        else:  # per-image channel order as data, so one graph serves any mix of rgb and bgr cameras
+            rgb = torch.gather(nchw, 1, channel_index.view(n, 3, 1, 1).expand(n, 3, height, width))
+        size = model_input_size((width, height), self.model_size, keep_aspect=self.keep_aspect)
+        coarse = self.coarse_logits(self._prepare(rgb, size))
+        shown = _resize_uint8(rgb, size) if at_model_size else rgb
+        return self._outputs(coarse, shown, alpha, (True, True, True))
+
+    def _graphed(self, batch: int, shape: tuple[int, ...], at_model_size: bool) -> _GraphedPipeline | None:
+        """The captured pipeline for ``batch`` images of ``shape``; None (eager) if capture failed before."""
+        key = (batch, shape[0], shape[1], shape[2] if len(shape) == 3 else 1, at_model_size)
+        graphed = self._graphs.get(key)
+        if graphed is None and key not in self._graph_failures:
+            try:
+                graphed = _GraphedPipeline(self, *key)
+            except RuntimeError as exc:  # e.g. an operation that cannot be captured: stay correct, run eagerly
+                _LOG.warning("CUDA graph capture failed for %s, running eagerly: %s", key, exc)
+                self._graph_failures.add(key)
+                torch.cuda.synchronize(self.device)
+                return None
+            self._graphs.put(key, graphed)
+        return graphed
+
+
+class _GraphedPipeline:
+    """One captured pipeline: pinned host buffers, static device buffers, the graph.
+
+    A call copies the images into the pinned input buffer, uploads it
+    asynchronously, replays the graph and downloads only the outputs asked
+    for (the graph always makes all four: recapturing when a subscriber
+    comes or goes would stall the stream), with one synchronisation at the end.
+    """
+
+    def __init__(self, engine: SegmentationEngine, batch: int, height: int, width: int, channels: int,
+                 at_model_size: bool) -> None:  # fmt: skip
+        device = engine.device
+        self.host_pixels = torch.empty((batch, height, width, channels), dtype=torch.uint8, pin_memory=True)
+        self.host_index = torch.empty((batch, 3), dtype=torch.int64, pin_memory=True)
+        self.pixels = torch.randint(0, 256, self.host_pixels.shape, dtype=torch.uint8, device=device)
+        self.index = torch.tensor([_CHANNEL_INDEX["rgb"]] * batch, dtype=torch.int64, device=device)
+        self.alpha = torch.full((), 0.5, dtype=torch.float32, device=device)
+        self.device = device
+        self.graph: CapturedGraph[dict[str, Tensor]] = capture(
+            lambda: engine._pipeline(self.pixels, self.index, self.alpha, at_model_size)
         )
+        self.host_outputs = {
+            name: torch.empty(t.shape, dtype=t.dtype, pin_memory=True) for name, t in self.graph.outputs.items()
+        }
+
+    def run(self, images: Sequence[np.ndarray], orders: Sequence[ChannelOrder], alpha: float,
+            wants: tuple[bool, bool, bool]) -> list[SegmentationResult]:  # fmt: skip
+        host = self.host_pixels.numpy()
+        index = self.host_index.numpy()
+        for row, (image, order) in enumerate(zip(images, orders, strict=True)):
+            np.copyto(host[row], image.reshape(host[row].shape))
+            index[row] = _CHANNEL_INDEX[order]
+        self.pixels.copy_(self.host_pixels, non_blocking=True)
+        self.index.copy_(self.host_index, non_blocking=True)
+        self.alpha.fill_(alpha)
+        outputs = self.graph.replay()
+        names = [
+            "labels",
+            *(name for name, want in zip(("confidence", "color", "overlay"), wants, strict=True) if want),
+        ]
+        for name in names:
+            self.host_outputs[name].copy_(outputs[name], non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()
+        # Copies: the pinned buffers are overwritten by the next call.
+        return _to_host({name: self.host_outputs[name] for name in names}, wants, copy=True)
+
+
+def _to_host(outputs: dict[str, Tensor], wants: tuple[bool, bool, bool], *, copy: bool) -> list[SegmentationResult]:
+    """Batched output tensors -> one :class:`SegmentationResult` of host arrays per image.
+
+    ``copy``: give each image its own arrays (needed when ``outputs`` are
+    reused buffers); without it the rows are views of fresh tensors.
+    """
+    arrays = {name: tensor.cpu().numpy() for name, tensor in outputs.items()}
+    want_confidence, want_color, want_overlay = wants
+
+    def pick(name: str, row: int, want: bool = True) -> np.ndarray | None:
+        if not want:
+            return None
+        return arrays[name][row].copy() if copy else arrays[name][row]
+
+    return [
+        SegmentationResult(
+            labels=pick("labels", row),
+            confidence=pick("confidence", row, want_confidence),
+            color=pick("color", row, want_color),
+            overlay=pick("overlay", row, want_overlay),
+        )
+        for row in range(len(arrays["labels"]))
+    ]
 
 
 def _resize(x: Tensor, size: tuple[int, int]) -> Tensor:

@@ -91,6 +91,19 @@ def _join(namespace: str, name: str) -> str:
     return f"{namespace.rstrip('/')}/{name}"
 
 
+def parse_image_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` -> (width, height), both at least 1.
+
+    Raises:
+        LednetError: anything else.
+    """
+    width, sep, height = text.strip().lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+        msg = f"image size {text!r} is not WIDTHxHEIGHT (e.g. 1920x1080)"
+        raise LednetError(msg)
+    return (int(width), int(height))
+
+
 def scaled_camera_info(info: CameraInfo, width: int, height: int) -> CameraInfo:
     """A copy of ``info`` for the same camera at another resolution (K, P and the ROI scaled)."""
     out = copy.deepcopy(info)
@@ -129,16 +142,25 @@ class SegmentationNode(Node):
             keep_aspect=p["keep_aspect"],
             class_config=load_class_config(p["class_config"]) if p["class_config"] else None,
             backend=p["backend"],
+            cuda_graphs=p["cuda_graphs"],
+            compile_network=p["compile_network"],
         )
         if p["device"] == "auto" and self.engine.device.type == "cpu":
             self.get_logger().warning("device 'auto': no usable CUDA device, running on the CPU")
         self.overlay_alpha = float(p["overlay_alpha"])
         self.max_input_pixels = int(p["max_input_pixels"])
         self.rate_warn_fraction = float(p["rate_warn_fraction"])
-        if not p["keep_aspect"]:  # the model input shape is known: prepare it now, not on the first frame
+        warmup_sizes = [parse_image_size(text) for text in p["warmup_image_sizes"] if text]
+        if not warmup_sizes and not p["keep_aspect"]:
+            warmup_sizes = [self.engine.model_size]  # the model input shape is known even if the camera's is not
+        if warmup_sizes:  # prepare now, not on the first frame: exports, compilation, CUDA graph capture
             started = time.monotonic()
-            self.engine.warm_up([self.engine.model_size], batch=len(p["cameras"]))
-            self.get_logger().info(f"warmed up in {time.monotonic() - started:.1f} s")
+            # Cameras are batched by whoever has a frame waiting: every batch size from 1 to all of them.
+            for batch in range(1, len(p["cameras"]) + 1):
+                self.engine.warm_up(warmup_sizes, batch=batch)
+            self.get_logger().info(
+                f"warmed up for {', '.join(f'{w}x{h}' for w, h in warmup_sizes)} in {time.monotonic() - started:.1f} s"
+            )
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         input_qos = _qos(p["input_qos_reliability"], p["input_qos_depth"])
@@ -177,6 +199,7 @@ class SegmentationNode(Node):
         "weights", "device", "precision", "backend", "model_width", "model_height", "keep_aspect", "output_resolution",
         "overlay_alpha", "input_transport", "input_qos_reliability", "input_qos_depth", "output_qos_reliability",
         "output_qos_depth", "max_input_pixels", "class_config", "cameras", "diagnostics_period", "rate_warn_fraction",
+        "cuda_graphs", "compile_network", "warmup_image_sizes",
     )  # fmt: skip
 
     def _declare_parameters(self) -> None:
@@ -189,6 +212,15 @@ class SegmentationNode(Node):
         self.declare_parameter("backend", "auto", d(
             "where the network runs: auto (ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA), "
             "torch, onnxruntime or openvino"))  # fmt: skip
+        self.declare_parameter("cuda_graphs", True, d(
+            "CUDA only: replay the whole pipeline as one CUDA graph per image size and batch (captured on first use "
+            "or at warm-up)"))  # fmt: skip
+        self.declare_parameter("compile_network", False, d(
+            "run the network through torch.compile (PyTorch backend; compiles for tens of seconds per shape at start)"
+        ))  # fmt: skip
+        self.declare_parameter("warmup_image_sizes", [""], d(
+            "camera sizes ('WIDTHxHEIGHT') to prepare at start-up, so the first frame is not slow; empty: the model "
+            "size (unless keep_aspect)"))  # fmt: skip
         size = IntegerRange(from_value=0, to_value=8192, step=0)
         self.declare_parameter(
             "model_width", 0, d("network input width; 0: the weights' training size", integer_range=[size])
@@ -247,6 +279,9 @@ class SegmentationNode(Node):
         if bool(p["model_width"]) != bool(p["model_height"]):
             msg = "set both model_width and model_height, or neither (0: the weights' training size)"
             raise LednetError(msg)
+        for text in p["warmup_image_sizes"]:
+            if text:
+                parse_image_size(text)
         cameras = list(p["cameras"])
         if not cameras:
             msg = "parameter cameras is empty: list at least one namespace ('' for the node's own)"

@@ -81,6 +81,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
     namespace = f"bench_{os.getpid()}_{size[0]}x{size[1]}_{cameras}"
     names = [f"cam{i}" for i in range(cameras)]
     camera_args = ["-p", f"cameras:=[{','.join(names)}]"] if cameras > 1 else []
+    camera_args += ["-p", f"warmup_image_sizes:=[{size[0]}x{size[1]}]"]  # capture/compile before the first frame
     process = subprocess.Popen(
         [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5",
          *camera_args, *node_args],

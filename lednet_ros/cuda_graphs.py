@@ -1,0 +1,101 @@
+"""CUDA graph capture: replay a fixed-shape GPU computation with one launch.
+
+LEDNet is a few hundred small kernels (factorised 3x1/1x3 convolutions,
+splits, shuffles, additions) over small tensors. On a modern GPU each kernel
+runs for a few microseconds, so launching them one by one from Python costs
+more than running them. A CUDA graph records the launches once and replays
+them all with a single call, which removes that overhead; the price is that
+the inputs and outputs live in fixed ("static") device buffers, one graph per
+input shape.
+
+Torch-only and import-safe on machines without CUDA: nothing here touches
+the GPU until :func:`capture` is called.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import torch
+
+__all__ = ["CapturedGraph", "GraphCache", "capture"]
+
+T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class CapturedGraph(Generic[T]):
+    """A captured computation: :meth:`replay` reruns it on whatever its static inputs now hold.
+
+    Attributes:
+        outputs: what the function returned during capture; each replay
+            overwrites these same tensors.
+    """
+
+    def __init__(self, graph: torch.cuda.CUDAGraph, outputs: T) -> None:
+        self.graph = graph
+        self.outputs = outputs
+
+    def replay(self) -> T:
+        """Launch the recorded kernels on the current stream; returns :attr:`outputs` (not yet synchronised)."""
+        self.graph.replay()
+        return self.outputs
+
+
+def capture(fn: Callable[[], T], *, warmup: int = 3) -> CapturedGraph[T]:
+    """Run ``fn`` ``warmup`` times on a side stream, then record it as a CUDA graph.
+
+    The warm-up runs let cuDNN pick its algorithms (``cudnn.benchmark``),
+    Triton compile its kernels and the caching allocator settle, none of which
+    may happen during capture. ``fn`` must read only tensors that stay alive
+    and in place (the static inputs) and must not synchronise with the host.
+    """
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    # thread_local: other threads of the process (ROS callbacks) may use CUDA-free code meanwhile.
+    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        outputs = fn()
+    return CapturedGraph(graph, outputs)
+
+
+class GraphCache(Generic[K, V]):
+    """At most ``capacity`` entries, least recently used evicted first.
+
+    Each captured graph keeps its own memory pool, so an unbounded number of
+    shapes (a camera that changes resolution often) must not pile them up.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            msg = f"capacity must be at least 1, got {capacity}"
+            raise ValueError(msg)
+        self.capacity = capacity
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        """The entry for ``key`` (now the most recent), or None."""
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        """Store ``value``, evicting the least recently used entry when full."""
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
