@@ -46,19 +46,22 @@ class CapturedGraph(Generic[T]):
 
 
 def capture(fn: Callable[[], T], *, warmup: int = 3) -> CapturedGraph[T]:
-    """Run ``fn`` ``warmup`` times on a side stream, then record it as a CUDA graph.
+    """Run ``fn`` ``warmup`` times, then record it as a CUDA graph.
 
     The warm-up runs let cuDNN pick its algorithms (``cudnn.benchmark``),
     Triton compile its kernels and the caching allocator settle, none of which
     may happen during capture. ``fn`` must read only tensors that stay alive
     and in place (the static inputs) and must not synchronise with the host.
+
+    The warm-up runs on the current stream, not on a side stream as
+    PyTorch's examples do: with cuDNN's benchmark search done on a side
+    stream, replays of the captured LEDNet faulted with an illegal memory
+    access on an H100 (torch 2.11, cuDNN 9; deterministic, gone with the
+    search on the stream that later replays, see benchmarks/README.md).
     """
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        for _ in range(warmup):
-            fn()
-    torch.cuda.current_stream().wait_stream(side)
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
     # thread_local: other threads of the process (ROS callbacks) may use CUDA-free code meanwhile.
     with torch.cuda.graph(graph, capture_error_mode="thread_local"):

@@ -242,6 +242,11 @@ class SegmentationEngine:
         self._graph_failures: set[tuple[int, int, int, int, bool]] = set()
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN time its algorithms once per shape
+            if self.dtype == torch.float32:
+                # fp32 means fp32: cuDNN would otherwise run convolutions in TF32 (10-bit mantissa), which
+                # flipped 2.5% of a test network's labels at 1024x512. Process-wide, as PyTorch's switch is.
+                torch.backends.cudnn.allow_tf32 = False
+                torch.backends.cuda.matmul.allow_tf32 = False
 
         # Output channel -> published label (void channel -> ignore id).
         label_of_channel = torch.arange(256, dtype=torch.uint8)
@@ -250,8 +255,8 @@ class SegmentationEngine:
         self._label_lut = label_of_channel.to(self.device)
         self._palette = torch.from_numpy(self.classes.palette()).to(self.device)
         if meta.mean is not None and meta.std is not None:
-            self._mean: Tensor | None = torch.tensor(meta.mean, device=self.device, dtype=self.dtype).view(1, 3, 1, 1)
-            self._std: Tensor | None = torch.tensor(meta.std, device=self.device, dtype=self.dtype).view(1, 3, 1, 1)
+            self._mean: Tensor | None = torch.tensor(meta.mean, device=self.device).view(1, 3, 1, 1)
+            self._std: Tensor | None = torch.tensor(meta.std, device=self.device).view(1, 3, 1, 1)
         else:
             self._mean = self._std = None
         _LOG.info(
@@ -394,11 +399,16 @@ class SegmentationEngine:
         return tensor.flip(1) if order == "bgr" else tensor
 
     def _prepare(self, rgb: Tensor, size: tuple[int, int]) -> Tensor:
-        """uint8 RGB -> normalised float at the model size (width, height)."""
-        x = _resize(rgb.to(self.dtype).mul_(1.0 / 255.0), size)
+        """uint8 RGB -> normalised float at the model size (width, height), in the engine's dtype.
+
+        Resizing and normalising run in fp32 whatever the network's precision:
+        on a GPU they cost next to nothing, and fp16 here would add its
+        rounding to the network's.
+        """
+        x = _resize(rgb.float().mul_(1.0 / 255.0), size)
         if self._mean is not None and self._std is not None:
             x = (x - self._mean) / self._std
-        return x
+        return x.to(self.dtype)
 
     def _outputs(
         self, coarse: Tensor, shown: Tensor, alpha: float | Tensor, wants: tuple[bool, bool, bool]
@@ -411,13 +421,14 @@ class SegmentationEngine:
         """
         want_confidence, want_color, want_overlay = wants
         height, width = shown.shape[-2:]
-        logits = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=True)
+        # Upsampled in fp32 (fp16 scores from the network): fp16 interpolation would add ties and flips.
+        logits = F.interpolate(coarse.float(), size=(height, width), mode="bilinear", align_corners=True)
         best, channel = logits.max(dim=1)
         labels = self._label_lut[channel]
         outputs = {"labels": labels}
         if want_confidence:
-            # max softmax = 1 / sum(exp(l - max)); computed in fp32 for fp16 logits.
-            denominator = torch.exp(logits.float() - best.float().unsqueeze(1)).sum(dim=1)
+            # max softmax = 1 / sum(exp(l - max))
+            denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)
             outputs["confidence"] = (255.0 / denominator).round_().to(torch.uint8)
         if want_color or want_overlay:
             color = self._palette[labels.long()]

@@ -11,7 +11,16 @@ each size at ``--rate`` Hz (best effort, like a camera driver), subscribes to
   encoding;
 * sustained output rate, and the frames the node dropped (its diagnostics);
 * the node's inference time (its diagnostics) and its CPU use (``/proc``);
-* node overhead = latency p50 - inference p50.
+* node overhead = latency p50 - inference p50;
+* the node's own stamp-to-publish latency (its diagnostics), which leaves
+  out the way back to the subscriber.
+
+With ``--transport-floor`` each size is also measured against an echo node
+instead (same topics and QoS, no decoding or inference: it republishes a
+``mono8`` image of the input's size with the input's header), which gives the
+floor that rclpy and the DDS transport alone put under any Python node.
+Large images need a DDS configuration for them (see README, "Large images"):
+``FASTRTPS_DEFAULT_PROFILES_FILE`` is passed on to the node.
 
 DDS discovery stays on this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``).
 Prints a Markdown table and writes ``bench_node.md`` and ``bench_node.json``.
@@ -64,6 +73,8 @@ class NodeBenchRow:
     inference_p50_ms: float
     overhead_p50_ms: float
     node_cpu_percent: float
+    node_latency_p50_ms: float = float("nan")
+    process: str = "segmentation_node"
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -71,8 +82,45 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def echo_main() -> None:
+    """The transport-floor stand-in for the node; arguments: the camera prefixes.
+
+    Per prefix it subscribes ``PREFIX/image`` as the node does and answers
+    each frame with a ``mono8`` image of its size on ``PREFIX/segmentation/labels``.
+    """
+    import rclpy  # noqa: PLC0415
+    from rclpy.executors import ExternalShutdownException  # noqa: PLC0415
+    from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
+    from sensor_msgs.msg import Image  # noqa: PLC0415
+
+    rclpy.init()
+    node = rclpy.create_node("lednet_transport_echo")
+    replies: dict[tuple[int, int], Image] = {}
+
+    def answer(message: Image, publisher: object) -> None:
+        reply = replies.get((message.width, message.height))
+        if reply is None:
+            reply = Image(height=message.height, width=message.width, encoding="mono8", step=message.width)
+            reply.data = array.array("B", bytes(message.width * message.height))
+            replies[(message.width, message.height)] = reply
+        reply.header = message.header
+        publisher.publish(reply)  # type: ignore[attr-defined]
+
+    for prefix in sys.argv[1:]:
+        publisher = node.create_publisher(Image, f"{prefix}/segmentation/labels",
+                                          QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))  # fmt: skip
+        node.create_subscription(Image, f"{prefix}/image", lambda m, p=publisher: answer(m, p),
+                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))  # fmt: skip
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
+
+
 def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[str], node_env: dict[str, str],
-             cameras: int = 1) -> NodeBenchRow:  # fmt: skip
+             cameras: int = 1, *, echo: bool = False) -> NodeBenchRow:  # fmt: skip
     import rclpy  # noqa: PLC0415 (ROS only for this command)
     from diagnostic_msgs.msg import DiagnosticArray  # noqa: PLC0415
     from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
@@ -82,13 +130,15 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
     names = [f"cam{i}" for i in range(cameras)]
     camera_args = ["-p", f"cameras:=[{','.join(names)}]"] if cameras > 1 else []
     camera_args += ["-p", f"warmup_image_sizes:=[{size[0]}x{size[1]}]"]  # capture/compile before the first frame
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5",
-         *camera_args, *node_args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **node_env},
-    )  # fmt: skip
-    node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}_{cameras}")
     prefixes = [f"/{namespace}/{name}" for name in names] if cameras > 1 else [f"/{namespace}"]
+    command = (
+        ["-c", "from lednet_ros.node_bench import echo_main; echo_main()", *prefixes] if echo else
+        ["-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}", "-p", "diagnostics_period:=0.5",
+         *camera_args, *node_args]
+    )  # fmt: skip
+    process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, **node_env})  # fmt: skip
+    node = rclpy.create_node(f"bench_client_{size[0]}x{size[1]}_{cameras}")
     publishers = [
         node.create_publisher(Image, f"{prefix}/image", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         for prefix in prefixes
@@ -151,12 +201,14 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
             rclpy.spin_once(node, timeout_sec=0.1)
         p50, p95, top = percentiles(latencies)
         inference = float(next(iter(status.values()), {}).get("inference_p50_ms", "nan"))
+        node_latency = float(next(iter(status.values()), {}).get("latency_p50_ms", "nan"))
         dropped = total(status, "dropped") - total(start_status, "dropped")
         return NodeBenchRow(
             size[0], size[1], cameras, rate, frames * cameras, len(latencies), dropped,
             round(len(latencies) / wall / cameras, 2),
             round(p50, 2), round(p95, 2), round(top, 2),
             round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),
+            round(node_latency, 2), "transport echo" if echo else "segmentation_node",
         )  # fmt: skip
     finally:
         node.destroy_node()
@@ -170,12 +222,12 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
 def markdown_table(rows: list[NodeBenchRow]) -> str:
     """The rows as a Markdown table."""
     lines = [
-        "| input | cameras | rate Hz | sent | received | dropped | output Hz per camera | latency p50 ms | p95 ms | max ms | inference p50 ms | overhead p50 ms | node CPU % |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| process | input | cameras | rate Hz | sent | received | dropped | output Hz per camera | latency p50 ms | p95 ms | max ms | node stamp-to-publish p50 ms | inference p50 ms | overhead p50 ms | node CPU % |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
-        f"| {r.width}x{r.height} | {r.cameras} | {r.rate_hz:g} | {r.sent} | {r.received} | {r.dropped_by_node} | {r.output_hz:.1f} | "
-        f"{r.latency_p50_ms:.1f} | {r.latency_p95_ms:.1f} | {r.latency_max_ms:.1f} | {r.inference_p50_ms:.1f} | "
+        f"| {r.process} | {r.width}x{r.height} | {r.cameras} | {r.rate_hz:g} | {r.sent} | {r.received} | {r.dropped_by_node} | {r.output_hz:.1f} | "
+        f"{r.latency_p50_ms:.1f} | {r.latency_p95_ms:.1f} | {r.latency_max_ms:.1f} | {r.node_latency_p50_ms:.1f} | {r.inference_p50_ms:.1f} | "
         f"{r.overhead_p50_ms:.1f} | {r.node_cpu_percent:.0f} |"
         for r in rows
     ]
@@ -196,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cameras", type=positive_int, nargs="+", default=[1], metavar="N",
         help="camera counts to measure, each served by one node with cameras:=[cam0..] (default: 1)",
     )  # fmt: skip
+    parser.add_argument("--transport-floor", action="store_true",
+                        help="also measure an echo node (no inference) on the same topics: rclpy + DDS alone")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("out/bench"), metavar="DIR")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
@@ -210,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.init()
         try:
             rows = [
-                _measure(size, args.rate, args.frames, node_args, node_env, n)
+                _measure(size, args.rate, args.frames, node_args, node_env, n, echo=echo)
                 for n in args.cameras
                 for size in args.sizes
+                for echo in ([True, False] if args.transport_floor else [False])
             ]
         finally:
             rclpy.try_shutdown()

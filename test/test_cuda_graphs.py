@@ -121,13 +121,13 @@ def test_alpha_changes_reach_the_captured_graph(engines: tuple[SegmentationEngin
 @pytest.mark.cuda
 def test_one_graph_per_batch_and_shape_and_bounded(checkpoint: Checkpoint) -> None:
     engine = SegmentationEngine(checkpoint, device="cuda", model_size=(128, 64))
-    image = street_scene(160, 96, seed=1).image
+    image = street_scene(160, 320, seed=1).image
     engine.infer(image)
     engine.infer(image)
     assert len(engine._graphs) == 1
     engine.infer_batch([image, image])
     engine.infer(image[:80])
     assert len(engine._graphs) == 3
-    for height in range(40, 40 + 8 * 20, 8):
+    for height in range(96, 96 + 8 * 20, 8):  # 20 more shapes
         engine.infer(image[:height])
     assert len(engine._graphs) == engine._graphs.capacity

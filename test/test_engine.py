@@ -209,24 +209,36 @@ def test_class_config_with_another_class_count_is_refused(checkpoint: Checkpoint
 @cuda
 @pytest.mark.cuda
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
-def test_cuda_engine_agrees_with_float64_reference(checkpoint: Checkpoint, precision: str) -> None:
-    """fp32 must agree like the CPU; fp16 on every pixel whose top two float64 scores are not a near tie.
+@pytest.mark.parametrize("weights", ["randomized", "packaged"])
+def test_cuda_engine_agrees_with_float64_reference(checkpoint: Checkpoint, precision: str, weights: str) -> None:
+    """fp32 must agree like the CPU does; fp16 wherever the float64 answer is not a near tie.
 
-    fp16 carries about 3 significant digits, so pixels whose best two classes
-    differ by less than 1% of the largest score may flip; those are excluded
-    for fp16 (and their share is printed).
+    fp16 carries about 3 significant digits through some 30 layers, so a pixel
+    whose best two float64 scores are close may flip. The randomized test
+    network is the hard case (flat scores: a quarter of its pixels have their
+    top two within 1% of the largest score); the packaged trained weights are
+    what users run. fp16 is held to 99.5% of the pixels whose top two differ
+    by more than 1% of the largest score and 99.9% of those beyond 5%; the
+    shares are printed (run with -s).
     """
-    engine = SegmentationEngine(checkpoint, device="cuda", precision=precision, model_size=(1024, 512))
+    from lednet_ros.checkpoint import default_checkpoint
+
+    chosen = checkpoint if weights == "randomized" else default_checkpoint()
+    engine = SegmentationEngine(chosen, device="cuda", precision=precision, model_size=(1024, 512))
     for height, width in [(512, 1024), (1080, 1920), (480, 640)]:
         image = _random_image(height, width, seed=width)
-        logits = reference_logits(checkpoint, image, (1024, 512))[0]
+        logits = reference_logits(chosen, image, (1024, 512))[0]
         expected = logits.argmax(0).numpy()
         top2 = logits.topk(2, dim=0).values
-        decisive = (top2[0] - top2[1] > 0.01 * logits.abs().max()).numpy()
-        if precision == "fp32":
-            decisive[:] = True
+        margin = ((top2[0] - top2[1]) / logits.abs().max()).numpy()
         results = engine.infer_batch([image, image], color=True, overlay=True)
-        agreement = float(np.mean(results[0].labels[decisive] == expected[decisive]))
-        print(f"{precision} {width}x{height}: {agreement:.4%} agreement on {decisive.mean():.1%} of pixels")
-        assert agreement >= 0.999, f"{precision} {width}x{height}: {agreement:.4%}"
+        same = results[0].labels == expected
+        shares = {f"> {m:.0%}": (float(np.mean(same[margin > m])), float(np.mean(margin > m))) for m in (0, 0.01, 0.05)}
+        print(f"{weights} {precision} {width}x{height}: " + ", ".join(
+            f"{key}: {agree:.4%} of {share:.1%}" for key, (agree, share) in shares.items()))  # fmt: skip
+        if precision == "fp32":
+            assert shares["> 0%"][0] >= 0.999, f"fp32 {width}x{height}: {shares}"
+        else:
+            assert shares["> 1%"][0] >= 0.995, f"fp16 {width}x{height}: {shares}"
+            assert shares["> 5%"][0] >= 0.999, f"fp16 {width}x{height}: {shares}"
         assert np.array_equal(results[0].labels, results[1].labels)
