@@ -144,12 +144,16 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         for prefix in prefixes
     ]
     latencies: list[float] = []
+    measured_from = [0]  # stamps before this (warm-up frames answered late) are not counted
+
+    def on_labels(message: Image) -> None:
+        stamp = header_stamp_ns(message.header)
+        if stamp >= measured_from[0]:
+            latencies.append((time.time_ns() - stamp) / 1e6)
+
     for prefix in prefixes:
-        node.create_subscription(
-            Image, f"{prefix}/segmentation/labels",
-            lambda m: latencies.append((time.time_ns() - header_stamp_ns(m.header)) / 1e6),
-            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE),
-        )  # fmt: skip
+        node.create_subscription(Image, f"{prefix}/segmentation/labels", on_labels,
+                                 QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))  # fmt: skip
     status: dict[str, dict[str, str]] = {}
 
     def on_diagnostics(message: DiagnosticArray) -> None:
@@ -186,6 +190,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
             rclpy.spin_once(node, timeout_sec=1.0 / rate)
         rclpy.spin_once(node, timeout_sec=1.0)
         latencies.clear()
+        measured_from[0] = time.time_ns()
         start_status = {k: dict(v) for k, v in status.items()}
         cpu_start, wall_start = _cpu_seconds(process.pid), time.monotonic()
         next_time = time.monotonic()
