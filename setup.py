@@ -35,6 +35,7 @@ TEST_REQUIREMENTS = [
     "colcon-common-extensions==0.3.0",
     "onnxscript==0.7.2",
     "openvino==2026.4.1",
+    "hypothesis==6.170.15",
 ]
 
 setup(

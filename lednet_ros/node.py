@@ -431,7 +431,8 @@ class SegmentationNode(Node):
             status.name = f"{self.get_fully_qualified_name()}: {camera.input_topic}"
             status.hardware_id = str(self.engine.device)
             behind = s.input_hz > 0 and s.output_hz < s.input_hz * (1.0 - self.rate_warn_fraction)
-            subscribed = bool(camera.wanted())
+            wanted = camera.wanted()
+            subscribed = bool(wanted)
             if behind and subscribed:
                 status.level = DiagnosticStatus.WARN
                 status.message = f"output {s.output_hz:.1f} Hz is behind input {s.input_hz:.1f} Hz"
@@ -447,6 +448,7 @@ class SegmentationNode(Node):
                 "latency_max_ms": f"{s.latency_ms[2]:.1f}", "inference_p50_ms": f"{s.inference_ms[0]:.1f}",
                 "inference_p95_ms": f"{s.inference_ms[1]:.1f}", "received": str(s.received), "processed": str(s.processed),
                 "dropped": str(s.dropped), "rejected": str(s.rejected), "failed": str(s.failed),
+                "outputs": ",".join(name for name in OUTPUTS if name in wanted) or "none",
                 "device": str(self.engine.device), "precision": self.engine.precision_name,
                 "weights": self.engine.checkpoint.describe(),
             }  # fmt: skip

@@ -131,3 +131,31 @@ def test_one_graph_per_batch_and_shape_and_bounded(checkpoint: Checkpoint) -> No
     for height in range(96, 96 + 8 * 20, 8):  # 20 more shapes
         engine.infer(image[:height])
     assert len(engine._graphs) == engine._graphs.capacity
+
+
+@cuda
+@pytest.mark.cuda
+def test_graph_replays_correctly_after_later_cudnn_searches(checkpoint: Checkpoint) -> None:
+    """A captured pipeline must survive cuDNN benchmark searches for other shapes made after its capture.
+
+    With ``keep_aspect`` a camera of a new aspect ratio brings a new network
+    shape (a new search) while graphs of the old shapes stay in use. On an
+    H100 (torch 2.11), a bench-made graph of the bare network faulted on its
+    first replay after a search for fp32 NCHW shapes; this replays the
+    engine's graphs after searches for new shapes, other precisions and
+    layouts, and checks the results have not changed.
+    """
+    engine = SegmentationEngine(checkpoint, device="cuda", model_size=(512, 256), keep_aspect=True)
+    image = street_scene(640, 480, seed=11).image
+    before = engine.infer(image, confidence=True)
+    other = SegmentationEngine(checkpoint, device="cuda", precision="fp32", model_size=(768, 384), cuda_graphs=False)
+    reference = checkpoint.build_model().cuda().eval()
+    with torch.no_grad():
+        reference(torch.rand(1, 3, 320, 960, device="cuda"))  # fp32 NCHW: a search of its own
+    for height in (240, 360, 720):  # new network shapes for the keep_aspect engine
+        other.infer(street_scene(640, height, seed=height).image)
+        engine.infer(street_scene(640, height, seed=height).image)
+    after = engine.infer(image, confidence=True)
+    torch.cuda.synchronize()
+    assert np.array_equal(after.labels, before.labels)
+    assert np.array_equal(after.confidence, before.confidence)

@@ -6,28 +6,17 @@ and on a domain id of its own, so parallel runs do not see each other.
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
-os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-
 import rclpy
 from conftest import randomized_checkpoint
-from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
-from rcl_interfaces.srv import SetParameters
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from ros_helpers import BEST_EFFORT, RELIABLE, Client, spin_until, stamp_ns, start_node, stop_node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lednet_ros.checkpoint import save_checkpoint
@@ -36,116 +25,12 @@ from lednet_ros.image_conv import decode_image
 from lednet_ros.synthetic import street_scene
 
 MODEL = (64, 32)
-BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checkpoint = randomized_checkpoint(6)
     return save_checkpoint(tmp_path_factory.mktemp("w") / "node_test.pt", checkpoint.build_model(), checkpoint.meta)
-
-
-def start_node(namespace: str, log: Path, *params: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}"]
-    for param in params:
-        args += ["-p", param]
-    return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-
-
-def stop_node(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> int:
-    if process.poll() is None:
-        process.send_signal(sig)
-    try:
-        return process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return -999
-
-
-def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: float) -> bool:
-    """Spin ``node`` until ``condition()`` holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-        if condition():
-            return True
-    return False
-
-
-class Client:
-    """A test node that publishes camera frames and collects the segmentation outputs."""
-
-    def __init__(
-        self, namespace: str, outputs: tuple[str, ...] = ("labels", "color", "overlay", "confidence", "camera_info")
-    ) -> None:
-        self.node = rclpy.create_node(f"client_{namespace}")
-        self.image = self.node.create_publisher(Image, f"/{namespace}/image", BEST_EFFORT)
-        self.info = self.node.create_publisher(CameraInfo, f"/{namespace}/camera_info", RELIABLE)
-        self.received: dict[str, list] = {name: [] for name in outputs}
-        self.subscriptions = [
-            self.node.create_subscription(CameraInfo if name == "camera_info" else Image, f"/{namespace}/segmentation/{name}",
-                                          lambda m, n=name: self.received[n].append(m), RELIABLE)
-            for name in outputs
-        ]  # fmt: skip
-        self.diagnostics: list[DiagnosticArray] = []
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
-        self.namespace = namespace
-
-    def spin_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        return spin_until(self.node, condition, timeout)
-
-    def wait_connected(self, timeout: float = 60.0) -> None:
-        ok = self.spin_until(
-            lambda: (
-                self.image.get_subscription_count() > 0 and all(s.get_publisher_count() > 0 for s in self.subscriptions)
-            ),
-            timeout,
-        )
-        assert ok, "the node did not come up (see its log)"
-
-    def publish(self, encoding: str, pixels: np.ndarray, stamp_ns: int, *, step: int | None = None, data: bytes | None = None,
-                big_endian: bool = False, frame_id: str = "cam_optical") -> Image:  # fmt: skip
-        message = Image()
-        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
-        message.header.frame_id = frame_id
-        message.height, message.width = pixels.shape[:2]
-        raw = pixels.tobytes() if data is None else data
-        message.step = step if step is not None else pixels.strides[0]
-        message.encoding = encoding
-        message.is_bigendian = int(big_endian)
-        message.data = __import__("array").array("B", raw)
-        self.image.publish(message)
-        return message
-
-    def publish_until(self, condition: Callable[[], bool], timeout: float, *args: object, **kwargs: object) -> bool:
-        """Publish one frame (same stamp) again every second until ``condition()``: best effort may lose a sample."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.publish(*args, **kwargs)  # type: ignore[arg-type]
-            if self.spin_until(condition, min(1.0, max(0.0, deadline - time.monotonic()))):
-                return True
-        return False
-
-    def latest_status(self) -> dict[str, str]:
-        for array in reversed(self.diagnostics):
-            for status in array.status:
-                if f"/{self.namespace}/image" in status.name:
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
-
-    def set_parameter(self, name: str, value: float) -> tuple[bool, str]:  # int -> INTEGER, float -> DOUBLE
-        client = self.node.create_client(SetParameters, f"/{self.namespace}/lednet_segmentation/set_parameters")
-        assert client.wait_for_service(timeout_sec=20)
-        if isinstance(value, int):
-            typed = ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=value)
-        else:
-            typed = ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=value)
-        request = SetParameters.Request(parameters=[ParameterMsg(name=name, value=typed)])
-        future = client.call_async(request)
-        assert self.spin_until(future.done, 20)
-        result = future.result().results[0]
-        return result.successful, result.reason
 
 
 @pytest.fixture(scope="module")
@@ -211,7 +96,7 @@ def test_outputs_carry_the_input_header_and_equal_the_engine(running: tuple, wei
 
         def outputs_of_this_frame(stamp: int = stamp) -> dict[str, Image]:
             # Resending (best effort may lose a sample) can let a late output of the previous frame arrive too.
-            return {n: m for n in names for m in client.received[n] if _stamp(m) == stamp}
+            return {n: m for n in names for m in client.received[n] if stamp_ns(m) == stamp}
 
         message = client.publish(encoding, pixels, stamp, **extra)
         assert client.publish_until(lambda: len(outputs_of_this_frame()) == len(names), 30, encoding, pixels, stamp,
@@ -223,7 +108,7 @@ def test_outputs_carry_the_input_header_and_equal_the_engine(running: tuple, wei
             assert out.header.frame_id == "cam_optical"
             assert (out.encoding, out.height, out.width) == (expected_encoding, height, width), (encoding, name)
         for name in names:  # every output that arrived carries the header of a frame that was sent
-            assert all(_stamp(m) in {stamp, stamp - 1_000_000_000} for m in client.received[name]), (encoding, name)
+            assert all(stamp_ns(m) in {stamp, stamp - 1_000_000_000} for m in client.received[name]), (encoding, name)
         labels = np.frombuffer(bytes(outputs["labels"].data), np.uint8).reshape(height, width)
         agreement = float(np.mean(labels == engine_labels(weights, message)))
         assert agreement >= 0.999, f"{encoding}: labels agree with the engine on {agreement:.2%}"
@@ -300,13 +185,9 @@ def test_frames_faster_than_inference_drop_the_oldest_and_the_newest_wins(runnin
     dropped = int(after["dropped"]) - int(before["dropped"])
     assert dropped > 0, after
     # Outputs are reliable with depth 1 (latest wins there too), so the client may see fewer than were published.
-    stamps = [_stamp(m) for m in client.received["labels"]]
+    stamps = [stamp_ns(m) for m in client.received["labels"]]
     assert stamps == sorted(set(stamps)), "an older frame was published after a newer one"
     assert len(stamps) <= int(after["processed"]) - int(before["processed"])
-
-
-def _stamp(message: Image) -> int:
-    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
 
 
 def test_no_subscribers_means_no_inference(ros: None, weights: Path, tmp_path: Path) -> None:
