@@ -36,6 +36,7 @@ TEST_REQUIREMENTS = [
     "onnxscript==0.7.2",
     "openvino==2026.4.1",
     "hypothesis==6.170.15",
+    "pointcloud2==0.6.0",
 ]
 
 setup(

@@ -20,7 +20,9 @@ This is the only module that imports rclpy.
 
 from __future__ import annotations
 
+import array
 import copy
+import posixpath
 import sys
 import threading
 import time
@@ -35,13 +37,14 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, PointField
 
 from lednet_ros.backends import BACKENDS
 from lednet_ros.class_config import load_class_config
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image, encode_image
+from lednet_ros.point_cloud import POINT_DTYPE, POINT_FIELDS, Intrinsics, StampPairing, decode_depth, semantic_cloud
 from lednet_ros.telemetry import CameraTelemetry, header_stamp_ns
 
 __all__ = ["OUTPUTS", "SegmentationNode", "main"]
@@ -73,6 +76,22 @@ class _Camera:
     def wanted(self) -> set[str]:
         """Outputs somebody subscribes to right now."""
         return {name for name, pub in self.publishers.items() if pub.get_subscription_count() > 0}
+
+
+@dataclass
+class _DepthCloud:
+    """The semantic point cloud of one camera: depth input, pairing with segmentations, counters."""
+
+    camera: _Camera
+    topic: str
+    stride: int
+    pairing: StampPairing[Any, Image]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    camera_info: CameraInfo | None = None
+    clouds: int = 0
+    skipped_no_info: int = 0
+    rejected: int = 0
+    build_ms: float = 0.0
 
 
 def _descriptor(text: str, *, read_only: bool = True, **limits: Any) -> ParameterDescriptor:
@@ -181,6 +200,10 @@ class SegmentationNode(Node):
                                      lambda m, c=camera: self._on_camera_info(c, m), input_qos)  # fmt: skip
             self._cameras.append(camera)
 
+        self._depth: _DepthCloud | None = None
+        if p["depth_topic"]:
+            self._depth = self._subscribe_depth(self._cameras[0], p, input_qos, output_qos)
+
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(p["diagnostics_period"], self._publish_diagnostics)
         self._wake = threading.Condition()
@@ -199,7 +222,7 @@ class SegmentationNode(Node):
         "weights", "device", "precision", "backend", "model_width", "model_height", "keep_aspect", "output_resolution",
         "overlay_alpha", "input_transport", "input_qos_reliability", "input_qos_depth", "output_qos_reliability",
         "output_qos_depth", "max_input_pixels", "class_config", "cameras", "diagnostics_period", "rate_warn_fraction",
-        "cuda_graphs", "compile_network", "warmup_image_sizes",
+        "cuda_graphs", "compile_network", "warmup_image_sizes", "depth_topic", "cloud_stride", "depth_tolerance",
     )  # fmt: skip
 
     def _declare_parameters(self) -> None:
@@ -212,6 +235,14 @@ class SegmentationNode(Node):
         self.declare_parameter("backend", "auto", d(
             "where the network runs: auto (ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA), "
             "torch, onnxruntime or openvino"))  # fmt: skip
+        self.declare_parameter("depth_topic", "", d(
+            "aligned depth image (16UC1 mm or 32FC1 m) of the first camera; set: publish segmentation/points, a "
+            "semantic PointCloud2 (camera_info from the sibling topic camera_info)"))  # fmt: skip
+        self.declare_parameter("cloud_stride", 1, d("use every N-th depth row and column for the cloud",
+                               integer_range=[IntegerRange(from_value=1, to_value=64, step=0)]))  # fmt: skip
+        self.declare_parameter("depth_tolerance", 0.02, d(
+            "seconds between a colour and a depth stamp that still pair (nearest stamp wins)",
+            floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1.0, step=0.0)]))  # fmt: skip
         self.declare_parameter("cuda_graphs", True, d(
             "CUDA only: replay the whole pipeline as one CUDA graph per image size and batch (captured on first use "
             "or at warm-up)"))  # fmt: skip
@@ -417,8 +448,81 @@ class SegmentationNode(Node):
             scaled = scaled_camera_info(info, width, height) if (info.width, info.height) != (width, height) else info
             scaled.header = header
             camera.publishers["camera_info"].publish(scaled)
+        depth = self._depth
+        if depth is not None and depth.camera is camera and "points" in wanted:
+            with depth.lock:
+                pair = depth.pairing.add_left(header_stamp_ns(header), result.labels)
+            if pair is not None:
+                self._publish_cloud(depth, *pair)
         latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
         camera.telemetry.on_published(latency_ms, inference_ms)
+
+    # -- semantic point cloud --------------------------------------------------------
+
+    def _subscribe_depth(self, camera: _Camera, p: dict[str, Any], input_qos: QoSProfile,
+                         output_qos: QoSProfile) -> _DepthCloud:  # fmt: skip
+        """Depth image and its camera_info (the sibling topic, as image_transport names it) -> segmentation/points."""
+        topic = self.resolve_topic_name(p["depth_topic"])
+        info_topic = posixpath.join(posixpath.dirname(topic), "camera_info")
+        tolerance_ns = round(float(p["depth_tolerance"]) * 1e9)
+        depth = _DepthCloud(camera, topic, int(p["cloud_stride"]), StampPairing(tolerance_ns))
+        camera.publishers["points"] = self.create_publisher(
+            PointCloud2, _join(camera.namespace, "segmentation/points"), output_qos
+        )
+        self.create_subscription(Image, topic, lambda m: self._on_depth(depth, m), input_qos)
+        self.create_subscription(CameraInfo, info_topic, lambda m: setattr(depth, "camera_info", m), input_qos)
+        self.get_logger().info(f"semantic point cloud from {topic} (camera_info {info_topic}) on "
+                               f"{self.resolve_topic_name(_join(camera.namespace, 'segmentation/points'))}")  # fmt: skip
+        return depth
+
+    def _on_depth(self, depth: _DepthCloud, message: Image) -> None:
+        if "points" not in depth.camera.wanted():
+            return  # computed only while somebody subscribes
+        with depth.lock:
+            before = depth.pairing.unpaired_right
+            pair = depth.pairing.add_right(header_stamp_ns(message.header), message)
+            unpaired = depth.pairing.unpaired_right - before
+        if unpaired:
+            self.get_logger().warning(
+                f"{depth.topic}: depth frame(s) without a colour frame within depth_tolerance; no cloud for them",
+                throttle_duration_sec=WARN_THROTTLE_S,
+            )
+        if pair is not None:
+            self._publish_cloud(depth, *pair)
+
+    def _publish_cloud(self, depth: _DepthCloud, labels: Any, message: Image) -> None:
+        """Back-project a depth frame with the labels of its colour frame and publish it with the depth header."""
+        info = depth.camera_info
+        if info is None:
+            depth.skipped_no_info += 1
+            self.get_logger().warning(
+                f"{depth.topic}: no camera_info yet; no cloud", throttle_duration_sec=WARN_THROTTLE_S
+            )
+            return
+        started = time.perf_counter()
+        try:
+            metres = decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
+                                  message.data)  # fmt: skip
+            intrinsics = Intrinsics.from_camera_info(info.k, info.width or message.width, info.height or message.height)
+            points = semantic_cloud(metres, intrinsics, labels, self.engine.classes.palette(), stride=depth.stride)
+        except (ImageEncodingError, ValueError) as exc:
+            depth.rejected += 1
+            self.get_logger().warning(
+                f"{depth.topic}: depth frame rejected: {exc}", throttle_duration_sec=WARN_THROTTLE_S
+            )
+            return
+        cloud = PointCloud2()
+        cloud.header = message.header
+        cloud.height, cloud.width = 1, len(points)
+        cloud.fields = [PointField(name=n, offset=o, datatype=t, count=c) for n, o, t, c in POINT_FIELDS]
+        cloud.is_bigendian = False
+        cloud.point_step = POINT_DTYPE.itemsize
+        cloud.row_step = cloud.point_step * cloud.width
+        cloud.is_dense = True
+        cloud.data = array.array("B", points.tobytes())
+        depth.camera.publishers["points"].publish(cloud)
+        depth.clouds += 1
+        depth.build_ms = (time.perf_counter() - started) * 1000.0
 
     # -- diagnostics ---------------------------------------------------------------
 
@@ -448,10 +552,17 @@ class SegmentationNode(Node):
                 "latency_max_ms": f"{s.latency_ms[2]:.1f}", "inference_p50_ms": f"{s.inference_ms[0]:.1f}",
                 "inference_p95_ms": f"{s.inference_ms[1]:.1f}", "received": str(s.received), "processed": str(s.processed),
                 "dropped": str(s.dropped), "rejected": str(s.rejected), "failed": str(s.failed),
-                "outputs": ",".join(name for name in OUTPUTS if name in wanted) or "none",
+                "outputs": ",".join(name for name in (*OUTPUTS, "points") if name in wanted) or "none",
                 "device": str(self.engine.device), "precision": self.engine.precision_name,
                 "weights": self.engine.checkpoint.describe(),
             }  # fmt: skip
+            depth = self._depth
+            if depth is not None and depth.camera is camera:
+                values.update({
+                    "clouds": str(depth.clouds), "cloud_build_ms": f"{depth.build_ms:.1f}",
+                    "depth_unpaired": str(depth.pairing.unpaired_right), "depth_without_camera_info": str(depth.skipped_no_info),
+                    "depth_rejected": str(depth.rejected),
+                })  # fmt: skip
             status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
             array.status.append(status)
         self._diagnostics.publish(array)
