@@ -26,6 +26,7 @@ PARAMETER_ARGUMENTS = {
     "model_height": ("0", int, "network input height; 0: the weights' training size"),
     "weights": ("", str, "weights file; empty: the packaged weights"),
     "cuda_graphs": ("true", bool, "CUDA: replay the pipeline as a captured CUDA graph per image size"),
+    "depth_topic": ("", str, "aligned depth image topic (16UC1 mm or 32FC1 m); set: publish segmentation/points"),
     "input_transport": ("raw", str, "raw (image) or compressed (image/compressed)"),
     "overlay_alpha": ("0.5", float, "palette weight in the overlay"),
 }

@@ -6,7 +6,11 @@ Writes ``--frames`` scenes in the Cityscapes directory layout:
 ``..._gtFine_color.png`` (for looking at). With ``--bag``, also a rosbag2 at
 ``OUT/bag`` (``--storage sqlite3`` or ``mcap``) with, per frame and with the
 same header stamp: ``/camera/image_raw`` (``sensor_msgs/Image``, bgr8),
-``/camera/labels`` (mono8 train ids) and ``/camera/camera_info``, at ``--fps``.
+``/camera/labels`` (mono8 train ids) and ``/camera/camera_info``, at ``--fps``,
+and the aligned depth the scene geometry gives: ``/camera/depth/image``
+(16UC1 millimetres along the optical axis, 0 where there is no return: sky,
+or beyond 65.535 m) with ``/camera/depth/camera_info`` (the same camera: the
+depth is registered to the colour image, as an RGB-D driver's aligned output).
 
 Frame ``i`` of seed ``S`` is the same whatever ``--frames`` is, so a larger
 set extends a smaller one; use another ``--seed`` for a disjoint split.
@@ -27,11 +31,17 @@ from lednet_ros.cli import parse_size, run_guarded
 from lednet_ros.image_files import write_png
 from lednet_ros.synthetic import CLASSES_NEVER_DRAWN, street_scene
 
-__all__ = ["frame_seed", "main", "run"]
+__all__ = ["depth_millimetres", "frame_seed", "main", "run"]
 
 PROG = "lednet-ros synth"
 CAMERA_FRAME = "camera_optical_frame"
 START_STAMP_NS = 1_700_000_000 * 1_000_000_000
+
+
+def depth_millimetres(depth_m: np.ndarray) -> np.ndarray:
+    """Metres (inf: no return) -> uint16 millimetres, 0 where there is no return or it does not fit (> 65.535 m)."""
+    millimetres = np.round(depth_m * 1000.0)
+    return np.where(np.isfinite(millimetres) & (millimetres <= 65535), millimetres, 0).astype(np.uint16)
 
 
 def frame_seed(seed: int, index: int) -> int:
@@ -63,6 +73,8 @@ def run(out: Path, frames: int, *, seed: int = 0, size: tuple[int, int] = (1024,
                 writer.write_image("/camera/image_raw", frame.image[..., ::-1], "bgr8", stamp, CAMERA_FRAME)
                 writer.write_image("/camera/labels", frame.labels, "mono8", stamp, CAMERA_FRAME)
                 writer.write_camera_info("/camera/camera_info", frame.camera, stamp, CAMERA_FRAME)
+                writer.write_image("/camera/depth/image", depth_millimetres(frame.depth), "16UC1", stamp, CAMERA_FRAME)
+                writer.write_camera_info("/camera/depth/camera_info", frame.camera, stamp, CAMERA_FRAME)
     total = counts[: classes.num_classes].sum()
     summary = {
         "frames": frames, "seed": seed, "size": list(size), "split": split, "city": city,

@@ -63,7 +63,9 @@ def test_default_params_file_names_only_declared_parameters_with_valid_values() 
 def test_rviz_config_shows_node_outputs() -> None:
     rviz = yaml.safe_load((REPO / "config" / "segmentation.rviz").read_text())
     topics = [d["Topic"]["Value"] for d in rviz["Visualization Manager"]["Displays"]]
-    assert topics and all(t.removeprefix("/segmentation/") in OUTPUTS for t in topics)
+    assert topics and all(t.removeprefix("/segmentation/") in (*OUTPUTS, "points") for t in topics)
+    cloud = next(d for d in rviz["Visualization Manager"]["Displays"] if d["Class"].endswith("PointCloud2"))
+    assert cloud["Color Transformer"] == "RGB8"  # the rgb field, packed as point_cloud.pack_rgb does
     assert all(d["Topic"]["Reliability Policy"] == "Reliable" for d in rviz["Visualization Manager"]["Displays"])
 
 

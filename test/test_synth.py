@@ -18,7 +18,9 @@ def test_bag_has_images_labels_and_camera_info_with_equal_stamps(tmp_path: Path,
     with AnyReader([tmp_path / "bag"]) as reader:
         topics = {c.topic: c.msgtype for c in reader.connections}
         assert topics == {"/camera/image_raw": "sensor_msgs/msg/Image", "/camera/labels": "sensor_msgs/msg/Image",
-                          "/camera/camera_info": "sensor_msgs/msg/CameraInfo"}  # fmt: skip
+                          "/camera/camera_info": "sensor_msgs/msg/CameraInfo",
+                          "/camera/depth/image": "sensor_msgs/msg/Image",
+                          "/camera/depth/camera_info": "sensor_msgs/msg/CameraInfo"}  # fmt: skip
         stamps: dict[str, list[int]] = {t: [] for t in topics}
         for connection, timestamp, raw in reader.messages():
             message = reader.deserialize(raw, connection.msgtype)
@@ -34,9 +36,16 @@ def test_bag_has_images_labels_and_camera_info_with_equal_stamps(tmp_path: Path,
             elif connection.topic == "/camera/labels":
                 assert message.encoding == "mono8"
                 assert np.array_equal(message.data.reshape(32, 48), frame.labels)
+            elif connection.topic == "/camera/depth/image":
+                assert message.encoding == "16UC1" and message.step == 48 * 2
+                millimetres = message.data.view(np.uint16).reshape(32, 48)
+                sky = ~np.isfinite(frame.depth)
+                assert sky.any() and np.all(millimetres[sky] == 0)
+                near = np.isfinite(frame.depth) & (frame.depth < 65.0)
+                assert np.abs(millimetres[near] / 1000.0 - frame.depth[near]).max() <= 0.0005
             else:
                 assert message.k[0] == pytest.approx(frame.camera.fx) and message.k[2] == pytest.approx(24.0)
-    assert stamps["/camera/image_raw"] == stamps["/camera/labels"] == stamps["/camera/camera_info"]
+    assert all(values == stamps["/camera/image_raw"] for values in stamps.values())
     assert np.diff(stamps["/camera/image_raw"]).tolist() == [50_000_000, 50_000_000]
 
 
