@@ -94,8 +94,13 @@ class DecodedImage:
 
 
 def _buffer(data: BufferLike) -> np.ndarray:
+    # C-contiguous bytes, copied only when the caller's buffer is not: decode_image addresses the result with
+    # as_strided from its first element, so a strided or reversed array would be read out of order or past its
+    # end, and a strided memoryview made np.frombuffer raise BufferError (found by test_image_conv_fuzz.py).
     if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8)
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    if isinstance(data, memoryview) and not data.c_contiguous:
+        data = data.tobytes()
     return np.frombuffer(data, dtype=np.uint8)
 
 
@@ -163,7 +168,8 @@ def decode_compressed(format_field: str, data: BufferLike, *, max_pixels: int | 
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) to BGR or grey.
 
     Raises:
-        ImageEncodingError: an empty or undecodable payload, or too many pixels.
+        ImageEncodingError: an empty or undecodable payload, pixels other than 8- or 16-bit unsigned
+            with 1, 3 or 4 channels, or too many pixels.
     """
     buffer = _buffer(data)
     if buffer.size == 0:
@@ -176,7 +182,16 @@ def decode_compressed(format_field: str, data: BufferLike, *, max_pixels: int | 
     if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
         msg = f"{image.shape[1]}x{image.shape[0]} pixels is more than max_input_pixels = {max_pixels}"
         raise ImageEncodingError(msg)
-    if image.dtype != np.uint8:
+    # OpenCV also decodes float (PFM, Radiance HDR, TIFF) and signed (TIFF) images, which have no 8-bit meaning
+    # here: `>> 8` raised TypeError on floats and wrapped negative values (found by test_image_conv_fuzz.py).
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
+        msg = (
+            f"cannot decode the compressed payload ({buffer.size} bytes, format {format_field!r}) to 8-bit pixels: "
+            f"it holds {channels}-channel {image.dtype} pixels"
+        )
+        raise ImageEncodingError(msg)
+    if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)  # 16-bit PNG
     if image.ndim == 2:
         return DecodedImage(image, "mono", zero_copy=False)
@@ -205,5 +220,9 @@ def encode_image(pixels: np.ndarray, encoding: str) -> tuple[int, int, int, arra
     contiguous = np.ascontiguousarray(pixels)
     height, width = contiguous.shape[:2]
     data = array.array("B")
-    data.frombytes(memoryview(contiguous).cast("B"))
-    return height, width, contiguous.strides[0], data
+    # The flat view, not memoryview(contiguous).cast("B"), which raised TypeError on an empty (0xW or Hx0) array.
+    data.frombytes(memoryview(contiguous.reshape(-1)))
+    # Not contiguous.strides[0]: NumPy calls a one-row (or empty) array contiguous whatever its row stride, so a row
+    # sliced out of a taller array gave step = the parent's row size (found by test_image_conv_fuzz.py).
+    step = width * (3 if contiguous.ndim == 3 else 1)
+    return height, width, step, data

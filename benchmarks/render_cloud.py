@@ -1,0 +1,95 @@
+"""Render the semantic point cloud of one frame of a bag (top and side views) to a PNG.
+
+Takes the first colour frame, aligned depth frame and depth camera_info of an
+RGB-D bag (``lednet-ros synth --bag`` writes one), segments the colour frame
+with the engine and builds the cloud with the code the node uses
+(:func:`lednet_ros.point_cloud.semantic_cloud`), then draws it coloured by
+class. It also prints the time one cloud takes to build.
+
+    python benchmarks/render_cloud.py BAG --out cloud.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from rosbags.highlevel import AnyReader
+
+from lednet_ros.cli import add_engine_arguments, engine_from_args, run_guarded
+from lednet_ros.evaluate import decode_message, require_topic
+from lednet_ros.point_cloud import Intrinsics, decode_depth, semantic_cloud
+
+PROG = "render_cloud.py"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("bag", type=Path, help="rosbag2 folder with colour, depth and depth camera_info topics")
+    parser.add_argument("--image-topic", default="/camera/image_raw")
+    parser.add_argument("--depth-topic", default="/camera/depth/image")
+    parser.add_argument("--depth-info-topic", default="/camera/depth/camera_info")
+    parser.add_argument("--stride", type=int, default=2, help="every N-th depth row and column (default: 2)")
+    parser.add_argument("--max-range", type=float, default=40.0, help="metres drawn (default: 40)")
+    parser.add_argument("--out", type=Path, default=Path("out/cloud.png"), help="PNG to write")
+    add_engine_arguments(parser)
+    args = parser.parse_args(argv)
+
+    def body() -> int:
+        first: dict[str, object] = {}
+        with AnyReader([args.bag]) as reader:
+            topics = (args.image_topic, args.depth_topic, args.depth_info_topic)
+            present = {c.topic: c.msgtype for c in reader.connections}
+            require_topic(args.bag, present, args.image_topic, ("sensor_msgs/msg/Image",), "a colour image")
+            require_topic(args.bag, present, args.depth_topic, ("sensor_msgs/msg/Image",), "a depth image")
+            require_topic(args.bag, present, args.depth_info_topic, ("sensor_msgs/msg/CameraInfo",), "camera_info")
+            connections = [c for c in reader.connections if c.topic in topics]
+            for connection, _, raw in reader.messages(connections=connections):
+                first.setdefault(connection.topic, reader.deserialize(raw, connection.msgtype))
+                if len(first) == len(topics):
+                    break
+        image, depth, info = (first[t] for t in topics)
+        engine = engine_from_args(args)
+        decoded = decode_message(image)
+        labels = engine.infer(
+            np.ascontiguousarray(decoded.pixels), order=decoded.order if decoded.order == "bgr" else "rgb"
+        ).labels
+        metres = decode_depth(depth.encoding, depth.height, depth.width, depth.step, depth.is_bigendian, depth.data)
+        intrinsics = Intrinsics.from_camera_info(info.k, info.width, info.height)
+        started = time.perf_counter()
+        points = semantic_cloud(metres, intrinsics, labels, engine.classes.palette(), stride=args.stride)
+        build_ms = (time.perf_counter() - started) * 1000.0
+        rgb = points["rgb"].view(np.uint32)
+        colours = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1) / 255.0
+        near = points["z"] < args.max_range
+        fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
+        axes[0].imshow(decoded.rgb())
+        axes[0].set_title(f"colour frame ({args.image_topic})")
+        axes[0].axis("off")
+        axes[1].scatter(points["x"][near], points["z"][near], c=colours[near], s=0.3)
+        axes[1].set(xlabel="x (m, right)", ylabel="z (m, forward)", aspect="equal",
+                    title=f"top view: {near.sum()} of {len(points)} points, z < {args.max_range:g} m")  # fmt: skip
+        axes[2].scatter(points["z"][near], -points["y"][near], c=colours[near], s=0.3)
+        axes[2].set(xlabel="z (m, forward)", ylabel="-y (m, up)", aspect="equal", title="side view")
+        fig.tight_layout()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out, dpi=80)
+        print(f"{len(points)} points from a {depth.width}x{depth.height} depth frame (stride {args.stride}) "
+              f"in {build_ms:.1f} ms; wrote {args.out}")  # fmt: skip
+        return 0
+
+    return run_guarded(PROG, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
