@@ -10,6 +10,9 @@ encodings that need arithmetic (YUV, Bayer, 16-bit, alpha removal) allocate.
 What comes out is what :class:`~lednet_ros.engine.SegmentationEngine` takes:
 an ``HxWx3`` uint8 array with its channel order (``rgb`` or ``bgr``), or an
 ``HxW`` uint8 array for grey images.
+
+:mod:`lednet_ros.bridge` offers cv_bridge's API (``imgmsg_to_cv2`` ...) on
+top of the same buffer handling, for user code that expects it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SUPPORTED_ENCODINGS",
     "DecodedImage",
+    "byte_view",
     "decode_compressed",
     "decode_image",
     "encode_image",
@@ -93,7 +97,8 @@ class DecodedImage:
         return np.ascontiguousarray(pixels[..., ::-1] if self.order == "bgr" else pixels)
 
 
-def _buffer(data: BufferLike) -> np.ndarray:
+def byte_view(data: BufferLike) -> np.ndarray:
+    """A message's ``data`` (any buffer) as a flat C-contiguous uint8 array, copied only when it is not contiguous."""
     # C-contiguous bytes, copied only when the caller's buffer is not: decode_image addresses the result with
     # as_strided from its first element, so a strided or reversed array would be read out of order or past its
     # end, and a strided memoryview made np.frombuffer raise BufferError (found by test_image_conv_fuzz.py).
@@ -142,7 +147,7 @@ def decode_image(
     if step < row_bytes:
         msg = f"step {step} is smaller than width x pixel size = {row_bytes} for {encoding}"
         raise ImageEncodingError(msg)
-    buffer = _buffer(data)
+    buffer = byte_view(data)
     if buffer.size != step * height:
         msg = f"data holds {buffer.size} bytes but step x height = {step} x {height} = {step * height}"
         raise ImageEncodingError(msg)
@@ -171,7 +176,7 @@ def decode_compressed(format_field: str, data: BufferLike, *, max_pixels: int | 
         ImageEncodingError: an empty or undecodable payload, pixels other than 8- or 16-bit unsigned
             with 1, 3 or 4 channels, or too many pixels.
     """
-    buffer = _buffer(data)
+    buffer = byte_view(data)
     if buffer.size == 0:
         msg = f"empty compressed payload (format {format_field!r})"
         raise ImageEncodingError(msg)
