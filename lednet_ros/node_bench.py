@@ -77,7 +77,8 @@ class NodeBenchRow:
     process: str = "segmentation_node"
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -192,7 +193,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         latencies.clear()
         measured_from[0] = time.time_ns()
         start_status = {k: dict(v) for k, v in status.items()}
-        cpu_start, wall_start = _cpu_seconds(process.pid), time.monotonic()
+        cpu_start, wall_start = cpu_seconds(process.pid), time.monotonic()
         next_time = time.monotonic()
         for _ in range(frames):
             publish_all()
@@ -200,7 +201,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
             while time.monotonic() < next_time:
                 rclpy.spin_once(node, timeout_sec=max(0.0, next_time - time.monotonic()))
         wall = time.monotonic() - wall_start
-        cpu = _cpu_seconds(process.pid) - cpu_start
+        cpu = cpu_seconds(process.pid) - cpu_start
         settle = time.monotonic() + 2.0
         while time.monotonic() < settle:
             rclpy.spin_once(node, timeout_sec=0.1)
