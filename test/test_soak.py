@@ -64,7 +64,7 @@ def test_ledger_gap_counts_from_warmup_end_to_publishing_end() -> None:
     assert ledger.take_window()[0] == 5 and ledger.take_window() == (0, [])
 
 
-def test_rss_growth_is_measured_on_period_medians_from_the_first_period_after_warmup_to_the_highest() -> None:
+def test_rss_growth_is_measured_on_period_medians_from_the_first_period_after_warmup_to_the_end() -> None:
     soak = load_soak()
 
     def sample(t: float, median: float) -> object:
@@ -75,6 +75,14 @@ def test_rss_growth_is_measured_on_period_medians_from_the_first_period_after_wa
     baseline, to_max, to_last = soak.rss_growth_percent(samples, 5.0)
     assert baseline == 200.0 and to_max == pytest.approx(5.0) and to_last == pytest.approx(2.0)
     assert soak.rss_growth_percent(samples, 20.0) == (None, None, None)
+    # Ten minutes of 5 s periods: a one-off excursion that is handed back is not growth; a slow leak is.
+    flat = [sample(5.0 * i, 425.0 + (20.0 if 60 <= i <= 61 else 0.0)) for i in range(121)]
+    baseline, to_max, to_end = soak.rss_growth_percent(flat, 30.0)
+    assert baseline == 425.0 and to_max == pytest.approx(100 * 20 / 425) and to_end == 0.0
+    leak = [sample(5.0 * i, 425.0 + 0.1 * i) for i in range(121)]  # 12 MiB over ten minutes
+    baseline, _, to_end = soak.rss_growth_percent(leak, 30.0)
+    assert baseline == pytest.approx(425.0 + 0.1 * 12.5)  # periods 7-18: the first minute after warm-up
+    assert to_end == pytest.approx(100 * 0.1 * (114.5 - 12.5) / baseline) and to_end > 2.0
 
 
 def test_rss_meter_keeps_the_median_lowest_and_highest_reading_of_each_period() -> None:
