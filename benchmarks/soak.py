@@ -470,7 +470,7 @@ def _report(args: argparse.Namespace, ledger: Ledger, samples: list[Sample], sta
     measured_s = max(wall_s - args.warmup, 1e-9)
     received = int(status["received"]) if "received" in status else None
     criteria = [
-        {"criterion": "RSS growth after warm-up (last window vs first)",
+        {"criterion": "RSS growth after warm-up",
          "value": None if growth_last is None else round(growth_last, 2),
          "unit": "%", "limit": f"< {RSS_GROWTH_LIMIT_PERCENT:g}%",
          "passed": growth_last is not None and growth_last < RSS_GROWTH_LIMIT_PERCENT},
