@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import mmap
 import os
 import random
 import subprocess
@@ -87,11 +88,14 @@ def test_rss_growth_is_measured_on_period_medians_from_the_first_period_after_wa
 
 def test_rss_meter_keeps_the_median_lowest_and_highest_reading_of_each_period() -> None:
     meter = load_soak().RssMeter(os.getpid())
-    ballast = bytearray(64 * 2**20)  # touched: resident
-    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    # A fresh anonymous mapping, not a bytearray: malloc may serve a large bytearray from memory that is already
+    # resident (freed earlier in this long test process, not trimmed), which then neither adds nor gives back RSS.
+    ballast = mmap.mmap(-1, 64 * 2**20)
+    for offset in range(0, len(ballast), mmap.PAGESIZE):  # touched: resident
+        ballast[offset] = 1
     meter.read()
     meter.read()
-    del ballast
+    ballast.close()  # unmapped: gone from RSS
     median, low, high = meter.take()
     assert high - low > 32 and high - median < 1  # MiB; two of the three readings held the ballast
     median, low, high = meter.take()  # one reading: a period starts afresh
