@@ -101,6 +101,7 @@ from lednet_ros.cli import (  # noqa: E402 (needs the path above)
     node_process_settings,
     parse_size,
     run_guarded,
+    stop_node_process,
     write_results,
 )
 from lednet_ros.errors import LednetError  # noqa: E402
@@ -305,18 +306,6 @@ def _start_node(args: argparse.Namespace, namespace: str) -> subprocess.Popen[by
                                 preexec_fn=_die_with_parent)  # noqa: PLW1509  # fmt: skip
 
 
-def _stop_node(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT (the node shuts down cleanly), then SIGKILL after 20 s."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _node_failure(process: subprocess.Popen[bytes], out: Path, what: str) -> LednetError:
     tail = (out / "node.log").read_text(errors="replace").strip().splitlines()[-1:]
     return LednetError(
@@ -350,7 +339,7 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             rclpy.try_shutdown()
     finally:
-        _stop_node(process)
+        stop_node_process(process)
 
 
 def _drive(args: argparse.Namespace, namespace: str, process: subprocess.Popen[bytes]) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import argparse
 import importlib
 import json
 import logging
+import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +32,7 @@ __all__ = [
     "parse_size",
     "positive_int",
     "run_guarded",
+    "stop_node_process",
     "unit_interval",
     "write_results",
 ]
@@ -133,6 +136,18 @@ def node_process_settings(args: argparse.Namespace) -> tuple[list[str], dict[str
         params["model_width"], params["model_height"] = (str(v) for v in args.model_size)
     ros_args = [item for name, value in params.items() for item in ("-p", f"{name}:={value}")]
     return ros_args, ({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})
+
+
+def stop_node_process(process: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) -> None:
+    """Stop a node started by a command: SIGINT (it shuts down cleanly), SIGKILL after ``timeout_s``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def add_alpha_argument(parser: argparse.ArgumentParser) -> None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import array
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -44,6 +43,7 @@ from lednet_ros.cli import (
     parse_size,
     positive_int,
     run_guarded,
+    stop_node_process,
     write_results,
 )
 from lednet_ros.errors import LednetError
@@ -218,11 +218,7 @@ def _measure(size: tuple[int, int], rate: float, frames: int, node_args: list[st
         )  # fmt: skip
     finally:
         node.destroy_node()
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_node_process(process)
 
 
 def markdown_table(rows: list[NodeBenchRow]) -> str:

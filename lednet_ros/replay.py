@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import struct
 import subprocess
 import sys
@@ -47,7 +46,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lednet_ros.bag_io import STORAGE_PLUGINS, BagWriter
-from lednet_ros.cli import add_engine_arguments, node_process_settings, positive_int, run_guarded
+from lednet_ros.cli import add_engine_arguments, node_process_settings, positive_int, run_guarded, stop_node_process
 from lednet_ros.errors import LednetError
 from lednet_ros.evaluate import (
     EvaluationResult,
@@ -341,17 +340,6 @@ def _start_node(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
 
 
-def _stop_node(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _wait_for_node(node: Any, listener: _Listener, publisher: Any, process: subprocess.Popen[bytes] | None,
                    timeout_s: float, out: Path, delay_s: float = 1.0) -> None:  # fmt: skip
     import rclpy  # noqa: PLC0415
@@ -635,7 +623,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             node.destroy_node()
             rclpy.try_shutdown()
     finally:
-        _stop_node(process)
+        stop_node_process(process)
         reader.close()
         if recorder is not None:
             recorder.__exit__()
