@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -203,6 +203,33 @@ U = TypeVar("U")
 V = TypeVar("V")
 
 
+class _Waiting(Generic[V]):
+    """One side of a :class:`StampPairing`: its unpaired items, oldest first, and how many it gave up on."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.items: deque[tuple[int, V]] = deque()
+        self.unpaired = 0
+
+    def nearest(self, stamp_ns: int, tolerance_ns: int) -> tuple[int, V] | None:
+        best = min(self.items, key=lambda entry: abs(entry[0] - stamp_ns), default=None)
+        if best is None or abs(best[0] - stamp_ns) > tolerance_ns:
+            return None
+        return best
+
+    def push(self, stamp_ns: int, item: V) -> None:
+        self.items.append((stamp_ns, item))
+        if len(self.items) > self.keep:
+            self.items.popleft()
+            self.unpaired += 1
+
+    def drop_up_to(self, stamp_ns: int) -> None:
+        """Remove the item paired at ``stamp_ns`` and everything older (the older ones unpaired)."""
+        while self.items and self.items[0][0] <= stamp_ns:
+            if self.items.popleft()[0] != stamp_ns:
+                self.unpaired += 1
+
+
 class StampPairing(Generic[T, U]):
     """Pairs two streams by nearest header stamp within a tolerance, as message_filters' ApproximateTime does.
 
@@ -220,50 +247,35 @@ class StampPairing(Generic[T, U]):
             raise ValueError(msg)
         self.tolerance_ns = tolerance_ns
         self.keep = keep
-        self._left: deque[tuple[int, T]] = deque()
-        self._right: deque[tuple[int, U]] = deque()
-        self.unpaired_left = 0
+        self._left: _Waiting[T] = _Waiting(keep)
+        self._right: _Waiting[U] = _Waiting(keep)
+
+    @property
+    def unpaired_left(self) -> int:
         """Left items discarded without a partner (too old, or pushed out by newer ones)."""
-        self.unpaired_right = 0
+        return self._left.unpaired
+
+    @property
+    def unpaired_right(self) -> int:
         """Right items discarded without a partner."""
+        return self._right.unpaired
 
     def add_left(self, stamp_ns: int, item: T) -> tuple[T, U] | None:
         """Offer a left item (e.g. a segmentation result); returns the pair it completes, if any."""
-        match = self._nearest(self._right, stamp_ns)
-        if match is None:
-            self._left.append((stamp_ns, item))
-            if len(self._left) > self.keep:
-                self._left.popleft()
-                self.unpaired_left += 1
-            return None
-        right_stamp, right = match
-        self._drop_up_to(stamp_ns, right_stamp)
-        return item, right
+        match = self._offer(self._left, self._right, stamp_ns, item)
+        return None if match is None else (item, match[1])
 
     def add_right(self, stamp_ns: int, item: U) -> tuple[T, U] | None:
         """Offer a right item (e.g. a depth frame); returns the pair it completes, if any."""
-        match = self._nearest(self._left, stamp_ns)
+        match = self._offer(self._right, self._left, stamp_ns, item)
+        return None if match is None else (match[1], item)
+
+    def _offer(self, own: _Waiting[V], other: _Waiting[Any], stamp_ns: int, item: V) -> tuple[int, Any] | None:
+        """Pair ``item`` with the nearest waiting item of the other side, or keep it waiting."""
+        match = other.nearest(stamp_ns, self.tolerance_ns)
         if match is None:
-            self._right.append((stamp_ns, item))
-            if len(self._right) > self.keep:
-                self._right.popleft()
-                self.unpaired_right += 1
+            own.push(stamp_ns, item)
             return None
-        left_stamp, left = match
-        self._drop_up_to(left_stamp, stamp_ns)
-        return left, item
-
-    def _nearest(self, items: deque[tuple[int, V]], stamp_ns: int) -> tuple[int, V] | None:
-        best = min(items, key=lambda entry: abs(entry[0] - stamp_ns), default=None)
-        if best is None or abs(best[0] - stamp_ns) > self.tolerance_ns:
-            return None
-        return best
-
-    def _drop_up_to(self, left_stamp: int, right_stamp: int) -> None:
-        """Remove the paired items and everything older on both sides (the older ones unpaired)."""
-        while self._left and self._left[0][0] <= left_stamp:
-            if self._left.popleft()[0] != left_stamp:
-                self.unpaired_left += 1
-        while self._right and self._right[0][0] <= right_stamp:
-            if self._right.popleft()[0] != right_stamp:
-                self.unpaired_right += 1
+        own.drop_up_to(stamp_ns)
+        other.drop_up_to(match[0])
+        return match
