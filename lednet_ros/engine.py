@@ -361,7 +361,7 @@ class SegmentationEngine:
                 for row, (i, rgb) in enumerate(zip(indices, uploaded, strict=True)):
                     shown = _resize_uint8(rgb, size) if at_model_size else rgb
                     outputs = self._outputs(coarse[row : row + 1], shown, alpha, wants)
-                    results[i] = _to_host(outputs, wants, copy=False)[0]
+                    results[i] = _to_host(outputs, copy=False)[0]
         return [r for r in results if r is not None]
 
     def warm_up(self, image_sizes: Sequence[tuple[int, int]], batch: int = 1) -> None:
@@ -514,29 +514,29 @@ class _GraphedPipeline:
             self.host_outputs[name].copy_(outputs[name], non_blocking=True)
         torch.cuda.current_stream(self.device).synchronize()
         # Copies: the pinned buffers are overwritten by the next call.
-        return _to_host({name: self.host_outputs[name] for name in names}, wants, copy=True)
+        return _to_host({name: self.host_outputs[name] for name in names}, copy=True)
 
 
-def _to_host(outputs: dict[str, Tensor], wants: tuple[bool, bool, bool], *, copy: bool) -> list[SegmentationResult]:
-    """Batched output tensors -> one :class:`SegmentationResult` of host arrays per image.
+def _to_host(outputs: dict[str, Tensor], *, copy: bool) -> list[SegmentationResult]:
+    """Batched output tensors (the outputs asked for, by name) -> one :class:`SegmentationResult` per image.
 
     ``copy``: give each image its own arrays (needed when ``outputs`` are
     reused buffers); without it the rows are views of fresh tensors.
     """
     arrays = {name: tensor.cpu().numpy() for name, tensor in outputs.items()}
-    want_confidence, want_color, want_overlay = wants
 
-    def pick(name: str, row: int, want: bool = True) -> np.ndarray | None:
-        if not want:
-            return None
+    def take(name: str, row: int) -> np.ndarray:
         return arrays[name][row].copy() if copy else arrays[name][row]
+
+    def pick(name: str, row: int) -> np.ndarray | None:
+        return take(name, row) if name in arrays else None
 
     return [
         SegmentationResult(
-            labels=pick("labels", row),
-            confidence=pick("confidence", row, want_confidence),
-            color=pick("color", row, want_color),
-            overlay=pick("overlay", row, want_overlay),
+            labels=take("labels", row),
+            confidence=pick("confidence", row),
+            color=pick("color", row),
+            overlay=pick("overlay", row),
         )
         for row in range(len(arrays["labels"]))
     ]
