@@ -32,6 +32,7 @@ __all__ = [
     "parse_size",
     "positive_int",
     "run_guarded",
+    "split_size",
     "stop_node_process",
     "unit_interval",
     "write_results",
@@ -52,13 +53,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``WIDTHxHEIGHT`` (e.g. ``1024x512``) for argparse."""
+def split_size(text: str, minimum: int) -> tuple[int, int] | None:
+    """``WIDTHxHEIGHT`` (e.g. ``1024x512``) -> (width, height), both at least ``minimum``; None if it is not that."""
     width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 8 or int(height) < 8:
+    if not sep or not width.isdigit() or not height.isdigit() or int(width) < minimum or int(height) < minimum:
+        return None
+    return (int(width), int(height))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``WIDTHxHEIGHT`` (e.g. ``1024x512``, both at least 8) for argparse."""
+    size = split_size(text, 8)
+    if size is None:
         msg = f"expected WIDTHxHEIGHT with both at least 8, e.g. 1024x512; got {text!r}"
         raise argparse.ArgumentTypeError(msg)
-    return (int(width), int(height))
+    return size
 
 
 def positive_int(text: str) -> int:

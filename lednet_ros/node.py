@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
@@ -41,6 +42,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2, Poi
 
 from lednet_ros.backends import BACKENDS
 from lednet_ros.class_config import load_class_config
+from lednet_ros.cli import split_size
 from lednet_ros.engine import SegmentationEngine
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image, encode_image
@@ -86,6 +88,8 @@ class _DepthCloud:
     topic: str
     stride: int
     pairing: StampPairing[Any, Image]
+    palette: np.ndarray
+    """256 x 3 RGB of each label, built once (the class config does not change while running)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     camera_info: CameraInfo | None = None
     clouds: int = 0
@@ -116,11 +120,11 @@ def parse_image_size(text: str) -> tuple[int, int]:
     Raises:
         LednetError: anything else.
     """
-    width, sep, height = text.strip().lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+    size = split_size(text.strip(), 1)
+    if size is None:
         msg = f"image size {text!r} is not WIDTHxHEIGHT (e.g. 1920x1080)"
         raise LednetError(msg)
-    return (int(width), int(height))
+    return size
 
 
 def scaled_camera_info(info: CameraInfo, width: int, height: int) -> CameraInfo:
@@ -465,7 +469,8 @@ class SegmentationNode(Node):
         topic = self.resolve_topic_name(p["depth_topic"])
         info_topic = posixpath.join(posixpath.dirname(topic), "camera_info")
         tolerance_ns = round(float(p["depth_tolerance"]) * 1e9)
-        depth = _DepthCloud(camera, topic, int(p["cloud_stride"]), StampPairing(tolerance_ns))
+        depth = _DepthCloud(camera, topic, int(p["cloud_stride"]), StampPairing(tolerance_ns),
+                            self.engine.classes.palette())  # fmt: skip
         camera.publishers["points"] = self.create_publisher(
             PointCloud2, _join(camera.namespace, "segmentation/points"), output_qos
         )
@@ -504,7 +509,7 @@ class SegmentationNode(Node):
             metres = decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
                                   message.data)  # fmt: skip
             intrinsics = Intrinsics.from_camera_info(info.k, info.width or message.width, info.height or message.height)
-            points = semantic_cloud(metres, intrinsics, labels, self.engine.classes.palette(), stride=depth.stride)
+            points = semantic_cloud(metres, intrinsics, labels, depth.palette, stride=depth.stride)
         except (ImageEncodingError, ValueError) as exc:
             depth.rejected += 1
             self.get_logger().warning(
