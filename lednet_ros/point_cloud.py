@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from lednet_ros.errors import ImageEncodingError
+from lednet_ros.image_conv import byte_view
 
 __all__ = [
     "DEPTH_ENCODINGS",
@@ -127,13 +128,13 @@ def decode_depth(
     if step < width * size:
         msg = f"step {step} is less than width x {size} bytes = {width * size}"
         raise ImageEncodingError(msg)
-    buffer = memoryview(data).cast("B")  # type: ignore[arg-type]
-    if len(buffer) != step * height:
-        msg = f"data holds {len(buffer)} bytes, step x height = {step * height}"
+    buffer = byte_view(data)  # type: ignore[arg-type]
+    if buffer.size != step * height:
+        msg = f"data holds {buffer.size} bytes, step x height = {step * height}"
         raise ImageEncodingError(msg)
     kind = ">" if is_bigendian else "<"
     dtype = np.dtype(f"{kind}f4" if size == 4 else f"{kind}u2")
-    rows = np.frombuffer(buffer, np.uint8).reshape(height, step)[:, : width * size]
+    rows = buffer.reshape(height, step)[:, : width * size]
     pixels = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
     return depth_in_metres(pixels.astype(dtype.newbyteorder("=")), encoding)
 
