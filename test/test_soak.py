@@ -116,12 +116,15 @@ def test_one_minute_soak_meets_the_pass_criteria(tmp_path: Path) -> None:
     On a CPU the node answers at a few Hz and drops the rest (newest frame
     wins), which is expected; the gap, header and RSS criteria must hold all
     the same. The device is left at ``auto`` so that a CUDA machine soaks
-    the GPU path.
+    the GPU path. The warm-up is the soak's default 30 s: with 15 s, a
+    fresh-clone run measured the node's allocator still settling (RSS
+    rising 437 -> 485 MiB until t = 33 s, then flat to the end) and failed
+    the RSS criterion at 2.56%.
     """
     env = {**os.environ, "ROS_DOMAIN_ID": str(random.SystemRandom().randint(1, 101)),
            "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}  # fmt: skip
     command = [sys.executable, "benchmarks/soak.py", "--duration", "60", "--rate", "30", "--size", "640x360",
-               "--model-size", "512x256", "--sample-period", "3", "--warmup", "15", "--out", str(tmp_path)]  # fmt: skip
+               "--model-size", "512x256", "--sample-period", "3", "--warmup", "30", "--out", str(tmp_path)]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=400, env=env, check=False)
     log = (tmp_path / "node.log").read_text(errors="replace") if (tmp_path / "node.log").exists() else ""
     assert result.returncode == 0, result.stdout + result.stderr + log
