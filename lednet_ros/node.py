@@ -401,7 +401,8 @@ class SegmentationNode(Node):
         for camera, frame in frames:
             wanted = camera.wanted()
             if not wanted:
-                continue  # nobody listens: no inference at all
+                camera.telemetry.on_unsubscribed()  # nobody listens: no inference at all
+                continue
             decoded = self._decode(camera, frame.message)
             if decoded is not None:
                 work.append((camera, frame, decoded, wanted))
@@ -557,6 +558,7 @@ class SegmentationNode(Node):
                 "latency_max_ms": f"{s.latency_ms[2]:.1f}", "inference_p50_ms": f"{s.inference_ms[0]:.1f}",
                 "inference_p95_ms": f"{s.inference_ms[1]:.1f}", "received": str(s.received), "processed": str(s.processed),
                 "dropped": str(s.dropped), "rejected": str(s.rejected), "failed": str(s.failed),
+                "unsubscribed": str(s.unsubscribed),
                 "outputs": ",".join(name for name in (*OUTPUTS, "points") if name in wanted) or "none",
                 "device": str(self.engine.device), "precision": self.engine.precision_name,
                 "weights": self.engine.checkpoint.describe(),

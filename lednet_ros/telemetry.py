@@ -79,6 +79,8 @@ class TelemetrySnapshot:
     dropped: int
     rejected: int
     failed: int
+    unsubscribed: int
+    """Frames taken while nobody subscribed to any output (not segmented, by design)."""
     input_hz: float
     output_hz: float
     latency_ms: tuple[float, float, float]  # p50, p95, max
@@ -96,6 +98,7 @@ class CameraTelemetry:
     dropped: int = 0
     rejected: int = 0
     failed: int = 0
+    unsubscribed: int = 0
     last_reject_reason: str = ""
     _input: RateMeter = field(default_factory=RateMeter)
     _output: RateMeter = field(default_factory=RateMeter)
@@ -121,6 +124,11 @@ class CameraTelemetry:
         with self._lock:
             self.failed += 1
 
+    def on_unsubscribed(self) -> None:
+        """A frame was taken while no output had a subscriber: no inference ran (counted so totals balance)."""
+        with self._lock:
+            self.unsubscribed += 1
+
     def on_published(self, latency_ms: float, inference_ms: float) -> None:
         """Outputs of one frame went out ``latency_ms`` after its header stamp."""
         with self._lock:
@@ -139,7 +147,7 @@ class CameraTelemetry:
 
         with self._lock:
             return TelemetrySnapshot(
-                self.received, self.processed, self.dropped, self.rejected, self.failed,
+                self.received, self.processed, self.dropped, self.rejected, self.failed, self.unsubscribed,
                 self._input.rate(), self._output.rate(), stats(self._latency), stats(self._inference),
                 self.last_reject_reason,
             )  # fmt: skip

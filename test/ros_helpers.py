@@ -67,6 +67,12 @@ def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: fl
     return False
 
 
+def node_is_idle(status: dict[str, str]) -> bool:
+    """The node's diagnostics totals balance: every frame it received was handled one way or another."""
+    handled = ("processed", "dropped", "rejected", "failed", "unsubscribed")
+    return bool(status) and int(status["received"]) == sum(int(status[key]) for key in handled)
+
+
 class Client:
     """A test node that publishes camera frames and collects the segmentation outputs."""
 
@@ -90,6 +96,11 @@ class Client:
         return spin_until(self.node, condition, timeout)
 
     def wait_connected(self, timeout: float = 60.0) -> None:
+        """Wait until both sides see each other: this client the node's endpoints, and the node our subscriptions.
+
+        Discovery is not symmetric. Until the node has matched a subscription it does not segment for it
+        (outputs are lazy), so the node's own word, the ``outputs`` key of its diagnostics, is waited for too.
+        """
         ok = self.spin_until(
             lambda: (
                 self.image.get_subscription_count() > 0 and all(s.get_publisher_count() > 0 for s in self.subscriptions)
@@ -97,6 +108,10 @@ class Client:
             timeout,
         )
         assert ok, "the node did not come up (see its log)"
+        if self.received:
+            served = self.spin_until(lambda: set(self.received) <= set(self.latest_status().get("outputs", "").split(",")),
+                                     timeout)  # fmt: skip
+            assert served, f"the node does not see our subscriptions: {self.latest_status()!r}"
 
     def publish(self, encoding: str, pixels: np.ndarray, stamp_ns: int, *, step: int | None = None, data: bytes | None = None,
                 big_endian: bool = False, frame_id: str = "cam_optical") -> Image:  # fmt: skip

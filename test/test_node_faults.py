@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import rclpy
 from conftest import randomized_checkpoint
-from ros_helpers import RELIABLE, Client, process_memory_kib, spin_until, stamp_ns, start_node, stop_node
+from ros_helpers import RELIABLE, Client, node_is_idle, process_memory_kib, spin_until, stamp_ns, start_node, stop_node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lednet_ros.checkpoint import save_checkpoint
@@ -160,13 +160,20 @@ def test_two_publishers_on_one_topic_are_both_served(ros: None, weights: Path, t
 
 def test_a_burst_of_1000_frames_leaves_memory_flat_and_the_node_answering(ros: None, weights: Path,
                                                                           tmp_path: Path) -> None:  # fmt: skip
-    """1000 VGA frames at once (0.9 MB each): the newest-frame slot keeps at most one waiting; none queue up."""
+    """1000 VGA frames at once (0.9 MB each): the newest-frame slot keeps at most one waiting; none queue up.
+
+    Whether the node answers, before and after, is asked with a small frame: a VGA frame is some 15 UDP
+    fragments, and where Fast DDS has no shared memory (some CI containers) best effort may lose every try.
+    """
     image = street_scene(640, 480, seed=4).image
+    probe = street_scene(80, 48, seed=4).image
     with NodeProcess("burst", tmp_path / "log", weights) as process:
         client = Client("burst", outputs=("labels",))
         try:
             client.wait_connected()
-            assert client.publish_until(lambda: bool(client.received["labels"]), 30, "rgb8", image, 1)
+            assert client.publish_until(lambda: bool(client.received["labels"]), 30, "rgb8", probe, 1), repr(
+                client.latest_status()
+            )
             assert client.spin_until(lambda: bool(client.latest_status()), 10)
             before_memory = process_memory_kib(process.pid)
             before = client.latest_status()
@@ -177,24 +184,29 @@ def test_a_burst_of_1000_frames_leaves_memory_flat_and_the_node_answering(ros: N
                 if index % 50 == 0:
                     rclpy.spin_once(client.node, timeout_sec=0)
             last = 5_000_000_000
-            assert client.publish_until(lambda: bool(_outputs_with_stamp(client, "labels", last)), 60, "rgb8", image,
-                                        last), "the node answers after the burst"  # fmt: skip
+            answered = client.publish_until(lambda: bool(_outputs_with_stamp(client, "labels", last)), 60, "rgb8",
+                                            probe, last)  # fmt: skip
+            assert answered, f"the node does not answer after the burst: {client.latest_status()!r}"
 
-            def settled() -> bool:  # every frame that reached the node was segmented or dropped, none is waiting
-                status = client.latest_status()
-                counts = [int(status[k]) - int(before[k]) for k in ("received", "processed", "dropped")]
-                return counts[0] > 0 and counts[1] + counts[2] == counts[0]
+            def settled() -> bool:
+                """Every frame that ever reached the node was segmented, dropped or rejected: none is waiting.
 
-            assert client.spin_until(settled, 20), client.latest_status()
+                The node's own totals are compared, not differences from ``before``: a copy of the first frame
+                may still have been in inference when ``before`` was taken, and then differences never balance.
+                """
+                return node_is_idle(client.latest_status()) and int(client.latest_status()["received"]) > int(
+                    before["received"]
+                )
+
+            assert client.spin_until(settled, 20), repr(client.latest_status())
             after_memory = process_memory_kib(process.pid)
             after = client.latest_status()
         finally:
             client.node.destroy_node()
     received = int(after["received"]) - int(before["received"])
-    handled = int(after["processed"]) - int(before["processed"]) + int(after["dropped"]) - int(before["dropped"])
     peak_growth_mib = (after_memory["VmHWM"] - before_memory["VmHWM"]) / 1024
     print(f"burst: {received} frames reached the node, peak RSS +{peak_growth_mib:.1f} MiB, {after}")
-    assert received > 0 and handled == received  # nothing left waiting, nothing lost inside the node
+    assert received > 0 and node_is_idle(after)  # nothing left waiting, nothing lost inside the node
     assert int(after["dropped"]) > int(before["dropped"])
     # Had the frames queued up anywhere in the node, the peak would have grown by up to 900 MiB.
     assert peak_growth_mib < 100, f"peak RSS grew by {peak_growth_mib:.1f} MiB"
