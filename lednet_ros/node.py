@@ -15,7 +15,8 @@ inference thread takes whatever boxes are full, decodes them, runs them as one
 batch and publishes. Stale frames never queue up, so latency stays bounded
 when the camera is faster than the model.
 
-This is the only module that imports rclpy.
+The ROS glue: everything it calls (engine, conversions, point cloud) is
+free of rclpy.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterValueException, ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -47,6 +47,7 @@ from lednet_ros.engine import SegmentationEngine
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.image_conv import DecodedImage, decode_compressed, decode_image, encode_image
 from lednet_ros.point_cloud import POINT_DTYPE, POINT_FIELDS, Intrinsics, StampPairing, decode_depth, semantic_cloud
+from lednet_ros.spinning import spin_until_shutdown
 from lednet_ros.telemetry import CameraTelemetry, header_stamp_ns
 
 __all__ = ["OUTPUTS", "SegmentationNode", "main"]
@@ -588,8 +589,8 @@ def main(args: list[str] | None = None) -> int:
     node: SegmentationNode | None = None
     try:
         node = SegmentationNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_shutdown(node)
+    except KeyboardInterrupt:  # Ctrl-C during start-up (model load, warm-up)
         pass
     except (LednetError, OSError, ParameterException, InvalidParameterValueException) as exc:
         print(f"[{NODE_NAME}] error: {exc}", file=sys.stderr)

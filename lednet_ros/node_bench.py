@@ -90,9 +90,10 @@ def echo_main() -> None:
     each frame with a ``mono8`` image of its size on ``PREFIX/segmentation/labels``.
     """
     import rclpy  # noqa: PLC0415
-    from rclpy.executors import ExternalShutdownException  # noqa: PLC0415
     from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: PLC0415
     from sensor_msgs.msg import Image  # noqa: PLC0415
+
+    from lednet_ros.spinning import spin_until_shutdown  # noqa: PLC0415
 
     rclpy.init()
     node = rclpy.create_node("lednet_transport_echo")
@@ -113,9 +114,7 @@ def echo_main() -> None:
         node.create_subscription(Image, f"{prefix}/image", lambda m, p=publisher: answer(m, p),
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))  # fmt: skip
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(node)
     finally:
         rclpy.try_shutdown()
 
