@@ -371,7 +371,13 @@ def _torch_load(path: Path) -> Any:
         msg = f"{path}: weights file is empty"
         raise CheckpointError(msg)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        stream = path.open("rb")
+    except OSError as exc:  # permissions, I/O: about the file, not what it holds
+        msg = f"{path}: cannot read the weights file: {exc.strerror or exc}"
+        raise CheckpointError(msg) from None
+    try:
+        with stream:
+            return torch.load(stream, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = str(exc).strip()
         lines = text.splitlines()

@@ -40,8 +40,9 @@ def stamp_ns(message: Image | CameraInfo) -> int:
     return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
 
 
-def start_node(namespace: str, log: Path, *params: str) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}"]
+def start_node(namespace: str, log: Path, *params: str, wrapper: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """The node in its own process; ``wrapper`` is a command line to run it under (setpriv, say)."""
+    args = [*(wrapper or []), sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}"]
     for param in params:
         args += ["-p", param]
     return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -9,6 +9,7 @@ parameter wrongly, a weights file is broken. Each test starts its own node
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -291,11 +292,15 @@ def _broken_weights(kind: str, directory: Path, good: Path) -> Path:
 
 @pytest.mark.parametrize("kind", ["directory", "empty", "garbage", "truncated", "unreadable"])
 def test_unusable_weights_at_start_up_give_one_error_line_and_exit_1(weights: Path, tmp_path: Path, kind: str) -> None:
+    wrapper = None
     if kind == "unreadable" and os.geteuid() == 0:
-        pytest.skip("running as root: file permissions do not stop root from reading")
+        # Root reads a mode-0 file through CAP_DAC_OVERRIDE; without any capability it is denied like anyone.
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv (util-linux): cannot drop the capability to read anything")
+        wrapper = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all"]
     path = _broken_weights(kind, tmp_path, weights)
     log = tmp_path / "log"
-    process = start_node("broken_weights", log, f"weights:={path}")
+    process = start_node("broken_weights", log, f"weights:={path}", wrapper=wrapper)
     try:
         code = process.wait(timeout=120)
     finally:
@@ -306,3 +311,5 @@ def test_unusable_weights_at_start_up_give_one_error_line_and_exit_1(weights: Pa
     assert "Traceback" not in output, output
     errors = [line for line in output.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and str(path) in errors[0], output
+    if kind == "unreadable":
+        assert "Permission denied" in errors[0], output
