@@ -1,15 +1,20 @@
 """Where the network itself runs: PyTorch, ONNX Runtime or OpenVINO.
 
 The engine does everything around the network (channel order, resizing,
-normalisation, upsampling, argmax, colours) in PyTorch; a backend only maps a
+normalisation, upsampling, argmax, colours) in PyTorch; a backend maps a
 float32 ``N x 3 x H x W`` batch to the network's ``N x C x H/8 x W/8`` class
 scores. On the CPU, ONNX Runtime and OpenVINO run LEDNet's many small
-convolutions faster than PyTorch does (1.5x eager PyTorch, 1.2x the folded
-channels_last network, at 1024x512 on the 2-core development machine; see
-``benchmarks/README.md``), so
-``auto`` picks the first of :data:`CPU_PREFERENCE` that is installed
-(ONNX Runtime comes with the ``.venv``; OpenVINO is optional); on CUDA it is
-always PyTorch.
+convolutions faster than PyTorch does (about 2x eager PyTorch and 1.4x the
+folded channels_last network at 1024x512 on the 2-core development machines;
+see ``benchmarks/README.md``), so ``auto`` picks the first of
+:data:`CPU_PREFERENCE` that is installed (ONNX Runtime comes with the
+``.venv``; OpenVINO is optional); on CUDA it is always PyTorch.
+
+With ONNX Runtime the steps after the network (upsampling the scores to the
+output size, argmax, confidence) run there too, as a small second graph per
+score shape and output size (:func:`make_head_runner`): on the CPU they are
+about twice as fast as PyTorch's, and at 640x480 to 1920x1080 they cost as
+much as a third of the network.
 
 The ONNX backends need a graph of a fixed input shape: it is exported from
 the folded network (the TorchScript-based exporter, about 2 s) the first
@@ -31,19 +36,25 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
 from lednet_ros.errors import LednetError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lednet_ros.model import LEDNet
 
 __all__ = [
     "BACKENDS",
     "CPU_PREFERENCE",
     "CoarseRunner",
+    "HeadRunner",
     "available_backends",
     "cache_dir",
     "export_coarse_onnx",
+    "export_head_onnx",
+    "make_head_runner",
     "make_runner",
     "resolve_backend",
     "weights_digest",
@@ -65,6 +76,14 @@ class CoarseRunner(Protocol):
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """float32 N x 3 x H x W -> float32 N x C x H/8 x W/8 class scores."""
+        ...
+
+
+class HeadRunner(Protocol):
+    """Upsamples one image's class scores to a fixed size and classifies each pixel."""
+
+    def __call__(self, coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """float32 1 x C x h x w scores -> int64 H x W argmax channel, uint8 H x W confidence (or None)."""
         ...
 
 
@@ -134,54 +153,108 @@ def export_coarse_onnx(model: LEDNet, shape: tuple[int, int, int, int], path: Pa
         LednetError: the exporter failed (its message is included).
     """
     cpu_model = _Coarse(model).to("cpu", torch.float32).eval()
-    example = torch.zeros(shape)
+    return _export(cpu_model, torch.zeros(shape), ["image"], ["logits"], path, f"the network at {shape}")
+
+
+def _cached_onnx(name: str, what: str, export: Callable[[Path], Path]) -> Path:
+    """``cache_dir() / name``, exported by ``export(path)`` first if it is not there yet."""
+    path = cache_dir() / name
+    if not path.is_file():
+        _LOG.info("exporting %s to %s (once)", what, path)
+        try:
+            export(path)
+        except OSError as exc:  # an unwritable cache must not stop the node: use a private temporary folder
+            fallback = Path(tempfile.mkdtemp(prefix="lednet_ros_")) / path.name
+            _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, fallback)
+            return export(fallback)
+    return path
+
+
+def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> Path:
+    n, _, h, w = shape
+    return _cached_onnx(f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}.onnx",
+                        "the network for this weights and input shape",
+                        lambda path: export_coarse_onnx(model, shape, path))  # fmt: skip
+
+
+class _Head(torch.nn.Module):
+    """Class scores -> argmax channel (and confidence) at the output size: the engine's torch steps, for export."""
+
+    def __init__(self, size: tuple[int, int], confidence: bool) -> None:
+        super().__init__()
+        self.size = size
+        self.confidence = confidence
+
+    def forward(self, coarse: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits = F.interpolate(coarse, size=self.size, mode="bilinear", align_corners=True)
+        best, channel = logits.max(dim=1)
+        if not self.confidence:
+            return (channel,)
+        denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
+        return channel, (255.0 / denominator).round().to(torch.uint8)
+
+
+def export_head_onnx(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,
+                     path: Path) -> Path:  # fmt: skip
+    """Export the upsampling to ``size`` (height, width), argmax and confidence of ``coarse_shape`` scores.
+
+    Raises:
+        LednetError: the exporter failed.
+    """
+    return _export(_Head(size, confidence).eval(), torch.zeros(coarse_shape), ["logits"],
+                   ["channel", "confidence"][: 1 + confidence], path, f"the head {coarse_shape} -> {size}")  # fmt: skip
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str], path: Path,
+            what: str) -> Path:  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
     os.close(handle)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # tracer and deprecation warnings: the shape is fixed on purpose
-            torch.onnx.export(cpu_model, (example,), temporary, input_names=["image"], output_names=["logits"],
+            torch.onnx.export(module, (example,), temporary, input_names=inputs, output_names=outputs,
                               opset_version=ONNX_OPSET, dynamo=False)  # fmt: skip
         Path(temporary).replace(path)
     except Exception as exc:
         Path(temporary).unlink(missing_ok=True)
-        msg = f"exporting the network to ONNX at {shape} failed: {type(exc).__name__}: {exc}"
+        msg = f"exporting {what} to ONNX failed: {type(exc).__name__}: {exc}"
         raise LednetError(msg) from None
     return path
 
 
-def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> Path:
-    n, _, h, w = shape
-    path = cache_dir() / f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}.onnx"
-    if not path.is_file():
-        _LOG.info("exporting the network to %s (once per weights and input shape)", path)
-        try:
-            export_coarse_onnx(model, shape, path)
-        except OSError as exc:  # an unwritable cache must not stop the node: use a private temporary folder
-            fallback = Path(tempfile.mkdtemp(prefix="lednet_ros_")) / path.name
-            _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, fallback)
-            return export_coarse_onnx(model, shape, fallback)
-    return path
+def _onnxruntime_session(path: Path, threads: int | None) -> object:
+    import onnxruntime  # noqa: PLC0415 (optional backend)
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    # ORT's idle workers spin for a while after each run by default. The engine's
+    # next steps (PyTorch's, or the head's own session) follow at once on the same
+    # cores and ran about 2x slower under the spinning (1024x512 on 2 cores with
+    # PyTorch's upsampling: end to end 211-219 ms spinning, 179-184 ms not, for
+    # +6 ms in the network).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class _OnnxRuntimeRunner:
     def __init__(self, path: Path, threads: int | None) -> None:
-        import onnxruntime  # noqa: PLC0415 (optional backend)
-
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        # ORT's idle workers spin for a while after each run by default. The engine's
-        # PyTorch upsampling, argmax and confidence follow at once on the same cores,
-        # and ran about 2x slower under the spinning (1024x512 on 2 cores: end to end
-        # 211-219 ms with spinning, 179-184 ms without, for +6 ms in the network).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = _onnxruntime_session(path, threads)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {"image": batch})[0]
+        return self._session.run(None, {"image": batch})[0]  # type: ignore[attr-defined]
+
+
+class _OnnxRuntimeHead:
+    def __init__(self, path: Path, threads: int | None, confidence: bool) -> None:
+        self._session = _onnxruntime_session(path, threads)
+        self._confidence = confidence
+
+    def __call__(self, coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = self._session.run(None, {"logits": coarse})  # type: ignore[attr-defined]
+        return outputs[0][0], outputs[1][0] if self._confidence else None
 
 
 class _OpenVinoRunner:
@@ -217,3 +290,25 @@ def make_runner(backend: str, model: LEDNet, digest: str, shape: tuple[int, int,
         raise LednetError(msg) from None
     msg = f"no runner for backend {backend!r}"
     raise LednetError(msg)
+
+
+def make_head_runner(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,
+                     threads: int | None = None) -> HeadRunner:  # fmt: skip
+    """ONNX Runtime's upsampling, argmax and confidence for one score shape and output size (height, width).
+
+    Twice as fast as the same PyTorch steps on the CPU (its resize and
+    reductions run on all cores; 1024x512 with 19 classes on 2 cores: 29 ms
+    against 57 ms), so the ``onnxruntime`` backend runs them too.
+
+    Raises:
+        LednetError: the export or ONNX Runtime failed.
+    """
+    n, c, h, w = coarse_shape
+    path = _cached_onnx(f"lednet_head_{n}x{c}x{h}x{w}_to_{size[0]}x{size[1]}_{'conf' if confidence else 'labels'}"
+                        f"_opset{ONNX_OPSET}.onnx", "the upsampling and argmax",
+                        lambda p: export_head_onnx(coarse_shape, size, confidence, p))  # fmt: skip
+    try:
+        return _OnnxRuntimeHead(path, threads, confidence)
+    except Exception as exc:
+        msg = f"ONNX Runtime cannot load {path}: {type(exc).__name__}: {exc} (delete the file to re-export)"
+        raise LednetError(msg) from None

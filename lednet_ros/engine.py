@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
-from lednet_ros.backends import CoarseRunner, make_runner, resolve_backend, weights_digest
+from lednet_ros.backends import CoarseRunner, HeadRunner, make_head_runner, make_runner, resolve_backend, weights_digest
 from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
 from lednet_ros.cuda_graphs import CapturedGraph, GraphCache, capture
 from lednet_ros.errors import ImageEncodingError, LednetError
@@ -229,6 +229,7 @@ class SegmentationEngine:
         self.channels_last = True
         self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
         self._runners: dict[tuple[int, int, int, int], CoarseRunner] = {}
+        self._heads: dict[tuple[tuple[int, ...], tuple[int, int], bool], HeadRunner] = {}
         self._digest = weights_digest(self.model) if self.backend != "torch" else ""
         if compile_network and self.backend != "torch":
             msg = f"compile_network needs the torch backend, not {self.backend!r}"
@@ -369,10 +370,13 @@ class SegmentationEngine:
 
         The first call at a shape exports or loads the ONNX graph (ONNX
         backends), compiles the network (``compile_network``), captures the
-        CUDA graph (``cuda_graphs``) and lets PyTorch pick its kernels.
+        CUDA graph (``cuda_graphs``) and lets PyTorch pick its kernels. With
+        ONNX Runtime it builds both heads (with and without confidence), since
+        which one the first frame needs depends on who subscribes then.
         """
         for width, height in image_sizes:
-            self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=False)
+            for confidence in (False, True) if self.backend == "onnxruntime" else (False,):
+                self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=confidence)
 
     # -- steps --------------------------------------------------------------
 
@@ -420,16 +424,11 @@ class SegmentationEngine:
         run-time changes of it.
         """
         want_confidence, want_color, want_overlay = wants
-        height, width = shown.shape[-2:]
-        # Upsampled in fp32 (fp16 scores from the network): fp16 interpolation would add ties and flips.
-        logits = F.interpolate(coarse.float(), size=(height, width), mode="bilinear", align_corners=True)
-        best, channel = logits.max(dim=1)
+        channel, confidence = self._classify(coarse, (int(shown.shape[-2]), int(shown.shape[-1])), want_confidence)
         labels = self._label_lut[channel]
         outputs = {"labels": labels}
-        if want_confidence:
-            # max softmax = 1 / sum(exp(l - max))
-            denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)
-            outputs["confidence"] = (255.0 / denominator).round_().to(torch.uint8)
+        if confidence is not None:
+            outputs["confidence"] = confidence
         if want_color or want_overlay:
             color = self._palette[labels.long()]
             if want_color:
@@ -440,6 +439,30 @@ class SegmentationEngine:
                 keep_input = (labels == self.ignore_id).unsqueeze(-1)
                 outputs["overlay"] = torch.where(keep_input, image, blended.round_().to(torch.uint8)).contiguous()
         return outputs
+
+    def _classify(self, coarse: Tensor, size: tuple[int, int], want_confidence: bool) -> tuple[Tensor, Tensor | None]:
+        """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
+
+        With the ``onnxruntime`` backend ONNX Runtime runs these steps as well
+        (one image at a time), about twice as fast as PyTorch on the CPU;
+        elsewhere they are PyTorch's, which a CUDA graph captures.
+        """
+        if self.backend == "onnxruntime":
+            key = (tuple(coarse.shape[1:]), size, want_confidence)
+            head = self._heads.get(key)  # type: ignore[arg-type]
+            if head is None:
+                head = make_head_runner((1, *coarse.shape[1:]), size, want_confidence, self.num_threads)  # type: ignore[arg-type]
+                self._heads[key] = head  # type: ignore[index]
+            rows = [head(coarse[row : row + 1].float().contiguous().numpy()) for row in range(coarse.shape[0])]
+            channel = torch.from_numpy(np.stack([c for c, _ in rows]))
+            return channel, torch.from_numpy(np.stack([f for _, f in rows])) if want_confidence else None  # type: ignore[misc]
+        # Upsampled in fp32 (fp16 scores from the network): fp16 interpolation would add ties and flips.
+        logits = F.interpolate(coarse.float(), size=size, mode="bilinear", align_corners=True)
+        best, channel = logits.max(dim=1)
+        if not want_confidence:
+            return channel, None
+        denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
+        return channel, (255.0 / denominator).round_().to(torch.uint8)
 
     def _pipeline(self, pixels: Tensor, channel_index: Tensor, alpha: Tensor, at_model_size: bool) -> dict[str, Tensor]:
         """Everything from an N x H x W x C uint8 device batch to every output: what a CUDA graph captures."""

@@ -52,9 +52,39 @@ def test_backend_labels_agree_with_the_pytorch_engine(backend: str, checkpoint, 
         assert len(np.unique(expected.labels)) > 3  # the comparison is not trivially one class everywhere
         assert one.confidence is not None and expected.confidence is not None
         assert np.abs(one.confidence.astype(int) - expected.confidence.astype(int)).max() <= 2
-    graphs = sorted(p.name for p in tmp_path.glob("*.onnx"))
+    graphs = sorted(p.name for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_"))
     digest = weights_digest(engine.model)[:16]
     assert graphs == [f"lednet_{digest}_1x3x64x128_opset17.onnx", f"lednet_{digest}_3x3x64x128_opset17.onnx"]
+    heads = sorted(p.name for p in tmp_path.glob("lednet_head_*.onnx"))
+    if backend == "onnxruntime":  # its upsampling and argmax run in ONNX Runtime too: one graph per output size
+        sizes = [(160, 320), (480, 640), (64, 128)]
+        assert set(heads) == {f"lednet_head_1x19x8x16_to_{h}x{w}_conf_opset17.onnx" for h, w in sizes}
+    else:
+        assert heads == []
+
+
+@pytest.mark.parametrize("size", [(37, 53), (64, 128), (480, 640)])
+@pytest.mark.parametrize("confidence", [True, False])
+def test_onnxruntime_head_classifies_like_pytorch(
+    size: tuple[int, int], confidence: bool, tmp_path, monkeypatch
+) -> None:
+    """Upsampling (any factor), argmax and confidence in ONNX Runtime against the engine's PyTorch steps."""
+    installed("onnxruntime")
+    monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
+    rng = np.random.default_rng(size[0] + confidence)
+    coarse = torch.from_numpy(rng.normal(0.0, 3.0, (1, 19, 8, 16)).astype(np.float32))
+    logits = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear", align_corners=True)
+    best, expected = logits.max(dim=1)
+    head = backends.make_head_runner((1, 19, 8, 16), size, confidence)
+    channel, conf = head(coarse.numpy())
+    assert channel.shape == size and channel.dtype == np.int64
+    assert float(np.mean(channel == expected[0].numpy())) >= 0.999
+    if confidence:
+        reference = (255.0 / torch.exp(logits - best.unsqueeze(1)).sum(dim=1)).round()[0].numpy()
+        assert conf is not None and conf.dtype == np.uint8 and conf.shape == size
+        assert np.abs(conf.astype(int) - reference.astype(int)).max() <= 1
+    else:
+        assert conf is None
 
 
 def test_exported_graphs_are_reused_from_the_cache(checkpoint, tmp_path, monkeypatch) -> None:
@@ -62,7 +92,7 @@ def test_exported_graphs_are_reused_from_the_cache(checkpoint, tmp_path, monkeyp
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
     image = street_scene(96, 48, seed=3).image
     SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
-    (graph,) = tmp_path.glob("*.onnx")
+    (graph,) = (p for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_"))
     graph.write_bytes(b"not an onnx graph")  # the next engine must read this file, not export again
     with pytest.raises(LednetError, match=r"cannot load .*delete the file to re-export"):
         SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
@@ -70,7 +100,9 @@ def test_exported_graphs_are_reused_from_the_cache(checkpoint, tmp_path, monkeyp
     other = randomized_checkpoint(22)
     SegmentationEngine(other, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
     SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
-    assert len(list(tmp_path.glob("*.onnx"))) == 2  # other weights, other key
+    networks = [p for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_")]
+    assert len(networks) == 2  # other weights, other key
+    assert len(list(tmp_path.glob("lednet_head_*.onnx"))) == 1  # the head has no weights: one for both
 
 
 def test_an_unwritable_cache_falls_back_to_a_temporary_folder(checkpoint, tmp_path, monkeypatch) -> None:
@@ -126,3 +158,19 @@ def test_the_command_line_offers_exactly_the_engine_backends() -> None:
     add_engine_arguments(parser)
     (action,) = [a for a in parser._actions if a.dest == "backend"]
     assert tuple(action.choices) == ("auto", *backends.BACKENDS)
+
+
+def test_warm_up_builds_both_heads_so_the_first_frame_exports_nothing(checkpoint, tmp_path, monkeypatch) -> None:
+    installed("onnxruntime")
+    monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime")
+    engine.warm_up([(80, 60)])
+    built = sorted(p.name for p in tmp_path.glob("*.onnx"))
+    assert sorted(p.name for p in tmp_path.glob("lednet_head_*.onnx")) == [
+        "lednet_head_1x19x4x8_to_60x80_conf_opset17.onnx",
+        "lednet_head_1x19x4x8_to_60x80_labels_opset17.onnx",
+    ]
+    image = street_scene(80, 60, seed=8).image
+    engine.infer(image, confidence=True)
+    engine.infer(image, confidence=False)
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == built
