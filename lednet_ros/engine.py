@@ -64,6 +64,9 @@ MAX_ASPECT = 4
 MAX_CUDA_GRAPHS = 16
 """Captured pipelines kept per engine (one per batch size and image shape), least recently used dropped."""
 
+MAX_BACKEND_SESSIONS = 8
+"""ONNX Runtime / OpenVINO sessions kept per kind (network per input shape, head per output size), likewise."""
+
 _CHANNEL_INDEX = {"rgb": (0, 1, 2), "bgr": (2, 1, 0)}
 
 ChannelOrder = Literal["rgb", "bgr"]
@@ -228,8 +231,12 @@ class SegmentationEngine:
         model = fold_batchnorm(self.checkpoint.build_model())
         self.channels_last = True
         self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
-        self._runners: dict[tuple[int, int, int, int], CoarseRunner] = {}
-        self._heads: dict[tuple[tuple[int, ...], tuple[int, int], bool], HeadRunner] = {}
+        # ONNX sessions per input shape and per output size, bounded like the CUDA graphs: a camera
+        # that keeps changing resolution must not pile up sessions (each holds its own memory arena).
+        self._runners: GraphCache[tuple[int, ...], CoarseRunner] = GraphCache(MAX_BACKEND_SESSIONS)
+        self._heads: GraphCache[tuple[tuple[int, ...], tuple[int, int], bool], HeadRunner] = GraphCache(
+            MAX_BACKEND_SESSIONS
+        )
         self._digest = weights_digest(self.model) if self.backend != "torch" else ""
         if compile_network and self.backend != "torch":
             msg = f"compile_network needs the torch backend, not {self.backend!r}"
@@ -385,10 +392,10 @@ class SegmentationEngine:
         if self.backend == "torch":
             return self._network(batch.contiguous(memory_format=torch.channels_last))
         shape = tuple(batch.shape)
-        runner = self._runners.get(shape)  # type: ignore[arg-type]
+        runner = self._runners.get(shape)
         if runner is None:
             runner = make_runner(self.backend, self.model, self._digest, shape, self.num_threads)  # type: ignore[arg-type]
-            self._runners[shape] = runner  # type: ignore[index]
+            self._runners.put(shape, runner)
         return torch.from_numpy(runner(batch.float().contiguous().numpy()))
 
     def _upload(self, image: np.ndarray, order: ChannelOrder) -> Tensor:
@@ -449,10 +456,10 @@ class SegmentationEngine:
         """
         if self.backend == "onnxruntime":
             key = (tuple(coarse.shape[1:]), size, want_confidence)
-            head = self._heads.get(key)  # type: ignore[arg-type]
+            head = self._heads.get(key)
             if head is None:
                 head = make_head_runner((1, *coarse.shape[1:]), size, want_confidence, self.num_threads)  # type: ignore[arg-type]
-                self._heads[key] = head  # type: ignore[index]
+                self._heads.put(key, head)
             rows = [head(coarse[row : row + 1].float().contiguous().numpy()) for row in range(coarse.shape[0])]
             channel = torch.from_numpy(np.stack([c for c, _ in rows]))
             return channel, torch.from_numpy(np.stack([f for _, f in rows])) if want_confidence else None  # type: ignore[misc]

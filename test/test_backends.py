@@ -174,3 +174,20 @@ def test_warm_up_builds_both_heads_so_the_first_frame_exports_nothing(checkpoint
     engine.infer(image, confidence=True)
     engine.infer(image, confidence=False)
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == built
+
+
+def test_sessions_are_bounded_when_the_camera_keeps_changing_resolution(checkpoint, tmp_path, monkeypatch) -> None:
+    """Each new output size builds a head session; only the most recent MAX_BACKEND_SESSIONS stay alive."""
+    installed("onnxruntime")
+    from lednet_ros.engine import MAX_BACKEND_SESSIONS
+
+    monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime")
+    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="torch")
+    sizes = [(64 + 8 * i, 32 + 4 * i) for i in range(MAX_BACKEND_SESSIONS + 3)]
+    for width, height in [*sizes, sizes[0]]:  # the first size again, after its session was dropped
+        image = street_scene(width, height, seed=width).image
+        agreement = float(np.mean(engine.infer(image).labels == reference.infer(image).labels))
+        assert agreement >= 0.999, (width, height, agreement)
+    assert len(engine._heads) == MAX_BACKEND_SESSIONS  # private on purpose: the bound is the point
+    assert len(engine._runners) == 1  # one model size: one network session
