@@ -32,9 +32,10 @@ import importlib.util
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -71,6 +72,8 @@ ONNX Runtime and OpenVINO tie at 1024x512, ONNX Runtime leads at 512x256."""
 
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 ONNX_OPSET = 17
+GRAPH_VERSION = 2
+"""Part of every cached graph's name: bump it when the exported code (not the weights) changes."""
 
 
 class CoarseRunner(Protocol):
@@ -158,23 +161,30 @@ def export_coarse_onnx(model: LEDNet, shape: tuple[int, int, int, int], path: Pa
     return _export(cpu_model, torch.zeros(shape), ["image"], ["logits"], path, f"the network at {shape}")
 
 
+_fallback_dir: list[Path] = []
+"""The private temporary cache of this process, once the real one turned out unwritable."""
+
+
 def _cached_onnx(name: str, what: str, export: Callable[[Path], Path]) -> Path:
     """``cache_dir() / name``, exported by ``export(path)`` first if it is not there yet."""
     path = cache_dir() / name
-    if not path.is_file():
-        _LOG.info("exporting %s to %s (once)", what, path)
-        try:
-            export(path)
-        except OSError as exc:  # an unwritable cache must not stop the node: use a private temporary folder
-            fallback = Path(tempfile.mkdtemp(prefix="lednet_ros_")) / path.name
-            _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, fallback)
-            return export(fallback)
-    return path
+    if path.is_file():
+        return path
+    if _fallback_dir and (_fallback_dir[0] / name).is_file():  # exported there before (a session was dropped)
+        return _fallback_dir[0] / name
+    _LOG.info("exporting %s to %s (once)", what, path)
+    try:
+        return export(path)
+    except OSError as exc:  # an unwritable cache must not stop the node: use one private temporary folder
+        if not _fallback_dir:
+            _fallback_dir.append(Path(tempfile.mkdtemp(prefix="lednet_ros_")))
+            _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, _fallback_dir[0])
+        return export(_fallback_dir[0] / name)
 
 
 def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> Path:
     n, _, h, w = shape
-    return _cached_onnx(f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}.onnx",
+    return _cached_onnx(f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}_v{GRAPH_VERSION}.onnx",
                         "the network for this weights and input shape",
                         lambda path: export_coarse_onnx(model, shape, path))  # fmt: skip
 
@@ -225,10 +235,40 @@ def _export(module: torch.nn.Module, example: torch.Tensor, inputs: list[str], o
     return path
 
 
+_shared_arena: list[bool] = []
+"""Whether this process registered ONNX Runtime's shared CPU arena (decided once)."""
+_shared_arena_lock = threading.Lock()
+
+
+def _use_shared_arena(onnxruntime: Any) -> bool:
+    """Register one CPU memory arena for all of this process's sessions (once); False if that failed.
+
+    Each session otherwise keeps its own arena at the peak of its largest run:
+    a head at 1920x1080 with confidence holds about 800 MB, so every output size
+    and every network shape would add its own. Shared, the sessions (which run
+    one after another) reuse the same memory, and the process holds about the
+    largest single run's peak (1920x1080 head plus a 1024x512 network: 903 MiB
+    shared against 1304 MiB separate).
+    """
+    with _shared_arena_lock:
+        if not _shared_arena:
+            try:
+                info = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                                 onnxruntime.OrtMemType.DEFAULT)  # fmt: skip
+                onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
+                _shared_arena.append(True)
+            except Exception as exc:  # e.g. registered already by other code in this process: per-session arenas
+                _LOG.info("ONNX Runtime's shared CPU arena is not available (%s); each session keeps its own", exc)
+                _shared_arena.append(False)
+        return _shared_arena[0]
+
+
 def _onnxruntime_session(path: Path, threads: int | None) -> object:
     import onnxruntime  # noqa: PLC0415 (optional backend)
 
     options = onnxruntime.SessionOptions()
+    if _use_shared_arena(onnxruntime):
+        options.add_session_config_entry("session.use_env_allocators", "1")
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
@@ -307,7 +347,7 @@ def make_head_runner(coarse_shape: tuple[int, int, int, int], size: tuple[int, i
     """
     n, c, h, w = coarse_shape
     path = _cached_onnx(f"lednet_head_{n}x{c}x{h}x{w}_to_{size[0]}x{size[1]}_{'conf' if confidence else 'labels'}"
-                        f"_opset{ONNX_OPSET}.onnx", "the upsampling and argmax",
+                        f"_opset{ONNX_OPSET}_v{GRAPH_VERSION}.onnx", "the upsampling and argmax",
                         lambda p: export_head_onnx(coarse_shape, size, confidence, p))  # fmt: skip
     try:
         return _OnnxRuntimeHead(path, threads, confidence)

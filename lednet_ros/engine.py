@@ -64,8 +64,11 @@ MAX_ASPECT = 4
 MAX_CUDA_GRAPHS = 16
 """Captured pipelines kept per engine (one per batch size and image shape), least recently used dropped."""
 
-MAX_BACKEND_SESSIONS = 8
-"""ONNX Runtime / OpenVINO sessions kept per kind (network per input shape, head per output size), likewise."""
+MAX_BACKEND_SESSIONS = 16
+"""ONNX Runtime / OpenVINO sessions kept per kind (network per input shape, head per output size), likewise.
+
+ONNX Runtime's sessions share one memory arena (see :mod:`lednet_ros.backends`), so a
+kept session costs little more than its graph."""
 
 _CHANNEL_INDEX = {"rgb": (0, 1, 2), "bgr": (2, 1, 0)}
 

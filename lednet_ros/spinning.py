@@ -7,7 +7,9 @@ next ``WaitSet`` is built on a context that is already invalid and
 context is not valid`` instead of ``ExternalShutdownException`` (a known race:
 ros2/rclpy#398, ros2/ros2cli#854; present in Humble to Kilted). A node stopped
 by ``ros2 launch`` or a test's SIGTERM must still exit 0 and quietly, so this
-helper treats that error as the shutdown it is, and nothing else.
+helper treats a ``RuntimeError`` (``RCLError`` is one) that comes out of the
+executor once the context is shut down as that shutdown. While the context is
+still valid, every error propagates as before.
 """
 
 from __future__ import annotations
