@@ -4,9 +4,9 @@ The engine does the steps around the network (channel order, resizing,
 normalisation, upsampling, argmax, colours) in PyTorch; a backend maps a
 float32 ``N x 3 x H x W`` batch to the network's ``N x C x H/8 x W/8`` class
 scores. On the CPU, ONNX Runtime and OpenVINO run LEDNet's many small
-convolutions faster than PyTorch does (about 2x eager PyTorch and 1.4x the
-folded channels_last network at 1024x512 on the 2-core development machines;
-see ``benchmarks/README.md``), so ``auto`` picks the first of
+convolutions faster than PyTorch does (1.5x to 2x eager PyTorch and 1.2x to
+1.4x the folded channels_last network at 1024x512 on the two kinds of 2-core
+development machine; see ``benchmarks/README.md``), so ``auto`` picks the first of
 :data:`CPU_PREFERENCE` that is installed (ONNX Runtime comes with the
 ``.venv``; OpenVINO is optional); on CUDA it is always PyTorch.
 
