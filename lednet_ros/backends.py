@@ -55,6 +55,7 @@ __all__ = [
     "HeadRunner",
     "available_backends",
     "cache_dir",
+    "classify_scores",
     "export_coarse_onnx",
     "export_head_onnx",
     "make_head_runner",
@@ -72,7 +73,7 @@ ONNX Runtime leads at every size on the AVX-512 Xeon and ties OpenVINO at 1024x5
 
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 ONNX_OPSET = 17
-GRAPH_VERSION = 2
+GRAPH_VERSION = 3
 """Part of every cached graph's name: bump it when the exported code (not the weights) changes."""
 
 
@@ -189,8 +190,26 @@ def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> 
                         lambda path: export_coarse_onnx(model, shape, path))  # fmt: skip
 
 
+def classify_scores(
+    coarse: torch.Tensor, size: tuple[int, int], confidence: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
+
+    The one definition of these steps: the engine runs it in PyTorch (and a
+    CUDA graph captures it), and :func:`export_head_onnx` exports it. The
+    scores are upsampled in fp32 (fp16 scores from the network): fp16
+    interpolation would add ties and flips.
+    """
+    logits = F.interpolate(coarse.float(), size=size, mode="bilinear", align_corners=True)
+    best, channel = logits.max(dim=1)
+    if not confidence:
+        return channel, None
+    denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
+    return channel, (255.0 / denominator).round_().to(torch.uint8)
+
+
 class _Head(torch.nn.Module):
-    """Class scores -> argmax channel (and confidence) at the output size: the engine's torch steps, for export."""
+    """:func:`classify_scores` at one output size, as a module to export."""
 
     def __init__(self, size: tuple[int, int], confidence: bool) -> None:
         super().__init__()
@@ -198,12 +217,8 @@ class _Head(torch.nn.Module):
         self.confidence = confidence
 
     def forward(self, coarse: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        logits = F.interpolate(coarse, size=self.size, mode="bilinear", align_corners=True)
-        best, channel = logits.max(dim=1)
-        if not self.confidence:
-            return (channel,)
-        denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
-        return channel, (255.0 / denominator).round().to(torch.uint8)
+        channel, confidence = classify_scores(coarse, self.size, self.confidence)
+        return (channel,) if confidence is None else (channel, confidence)
 
 
 def export_head_onnx(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,

@@ -30,7 +30,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
-from lednet_ros.backends import CoarseRunner, HeadRunner, make_head_runner, make_runner, resolve_backend, weights_digest
+from lednet_ros.backends import (
+    CoarseRunner,
+    HeadRunner,
+    classify_scores,
+    make_head_runner,
+    make_runner,
+    resolve_backend,
+    weights_digest,
+)
 from lednet_ros.checkpoint import Checkpoint, default_checkpoint, load_checkpoint
 from lednet_ros.cuda_graphs import CapturedGraph, GraphCache, capture
 from lednet_ros.errors import ImageEncodingError, LednetError
@@ -235,7 +243,7 @@ class SegmentationEngine:
         self.channels_last = True
         self.model = model.to(self.device, self.dtype, memory_format=torch.channels_last).eval()
         # ONNX sessions per input shape and per output size, bounded like the CUDA graphs: a camera
-        # that keeps changing resolution must not pile up sessions (each holds its own memory arena).
+        # that keeps changing resolution must not pile up sessions (each holds its graph and threads).
         self._runners: GraphCache[tuple[int, ...], CoarseRunner] = GraphCache(MAX_BACKEND_SESSIONS)
         self._heads: GraphCache[tuple[tuple[int, ...], tuple[int, int], bool], HeadRunner] = GraphCache(
             MAX_BACKEND_SESSIONS
@@ -466,13 +474,7 @@ class SegmentationEngine:
             rows = [head(coarse[row : row + 1].float().contiguous().numpy()) for row in range(coarse.shape[0])]
             channel = torch.from_numpy(np.stack([c for c, _ in rows]))
             return channel, torch.from_numpy(np.stack([f for _, f in rows])) if want_confidence else None  # type: ignore[misc]
-        # Upsampled in fp32 (fp16 scores from the network): fp16 interpolation would add ties and flips.
-        logits = F.interpolate(coarse.float(), size=size, mode="bilinear", align_corners=True)
-        best, channel = logits.max(dim=1)
-        if not want_confidence:
-            return channel, None
-        denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
-        return channel, (255.0 / denominator).round_().to(torch.uint8)
+        return classify_scores(coarse, size, want_confidence)
 
     def _pipeline(self, pixels: Tensor, channel_index: Tensor, alpha: Tensor, at_model_size: bool) -> dict[str, Tensor]:
         """Everything from an N x H x W x C uint8 device batch to every output: what a CUDA graph captures."""
