@@ -29,6 +29,11 @@ def checkpoint():
     return randomized_checkpoint(21)
 
 
+def network_graphs(folder: Path) -> list[Path]:
+    """The cached network graphs in ``folder``, not the head graphs beside them."""
+    return sorted(p for p in folder.glob("lednet_*.onnx") if not p.name.startswith("lednet_head_"))
+
+
 def installed(name: str) -> None:
     if name not in available_backends():
         pytest.skip(f"{name} is not installed here (pip install {name})")
@@ -52,7 +57,7 @@ def test_backend_labels_agree_with_the_pytorch_engine(backend: str, checkpoint, 
         assert len(np.unique(expected.labels)) > 3  # the comparison is not trivially one class everywhere
         assert one.confidence is not None and expected.confidence is not None
         assert np.abs(one.confidence.astype(int) - expected.confidence.astype(int)).max() <= 2
-    graphs = sorted(p.name for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_"))
+    graphs = [p.name for p in network_graphs(tmp_path)]
     digest = weights_digest(engine.model)[:16]
     assert graphs == [f"lednet_{digest}_1x3x64x128_opset17_v3.onnx", f"lednet_{digest}_3x3x64x128_opset17_v3.onnx"]
     heads = sorted(p.name for p in tmp_path.glob("lednet_head_*.onnx"))
@@ -93,7 +98,7 @@ def test_exported_graphs_are_reused_from_the_cache(checkpoint, tmp_path, monkeyp
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
     image = street_scene(96, 48, seed=3).image
     SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
-    (graph,) = (p for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_"))
+    (graph,) = network_graphs(tmp_path)
     graph.write_bytes(b"not an onnx graph")  # the next engine must read this file, not export again
     with pytest.raises(LednetError, match=r"cannot load .*delete the file to re-export"):
         SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
@@ -101,8 +106,7 @@ def test_exported_graphs_are_reused_from_the_cache(checkpoint, tmp_path, monkeyp
     other = randomized_checkpoint(22)
     SegmentationEngine(other, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
     SegmentationEngine(checkpoint, device="cpu", model_size=(96, 48), backend="onnxruntime").infer(image)
-    networks = [p for p in tmp_path.glob("*.onnx") if not p.name.startswith("lednet_head_")]
-    assert len(networks) == 2  # other weights, other key
+    assert len(network_graphs(tmp_path)) == 2  # other weights, other key
     assert len(list(tmp_path.glob("lednet_head_*.onnx"))) == 1  # the head has no weights: one for both
 
 
