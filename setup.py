@@ -60,8 +60,8 @@ setup(
     license="MIT",
     entry_points={
         "console_scripts": [
-            "lednet-ros = lednet_ros.cli:main",
-            "segmentation_node = lednet_ros.node:main",
+            "lednet-ros = lednet_ros.commands.main:main",
+            "segmentation_node = lednet_ros.ros.node:main",
         ],
     },
 )

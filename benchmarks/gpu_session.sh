@@ -43,28 +43,28 @@ for step in $steps; do
     tests)
         run_step tests 150 python3 -m pytest -q -s -p no:cacheprovider test/test_cuda_graphs.py test/test_engine.py -rs ;;
     bench)
-        run_step bench_b1 100 python3 -c "from lednet_ros.bench import main; raise SystemExit(main())" \
+        run_step bench_b1 100 python3 -c "from lednet_ros.commands.bench import main; raise SystemExit(main())" \
             --device cuda --sizes 512x256 1024x512 2048x1024 --batch 1 --iterations 200 --warmup 20 \
             --out "$OUT/results/bench_b1" ;;
     bench4)
-        run_step bench_b4 100 python3 -c "from lednet_ros.bench import main; raise SystemExit(main())" \
+        run_step bench_b4 100 python3 -c "from lednet_ros.commands.bench import main; raise SystemExit(main())" \
             --device cuda --sizes 512x256 1024x512 2048x1024 --batch 4 --iterations 100 --warmup 10 \
             --out "$OUT/results/bench_b4" ;;
     node)  # with the large-image DDS profile, next to the transport floor (echo node)
         (export FASTRTPS_DEFAULT_PROFILES_FILE=$PWD/config/fastdds_large_images.xml
-         run_step bench_node 230 python3 -c "from lednet_ros.node_bench import main; raise SystemExit(main())" \
+         run_step bench_node 230 python3 -c "from lednet_ros.commands.bench_node import main; raise SystemExit(main())" \
             --device cuda --sizes 640x480 1280x720 1920x1080 --cameras 1 4 --rate 30 --frames 150 --transport-floor \
             --out "$OUT/results/bench_node") ;;
     nodedefault)  # Fast DDS's built-in transports
-        run_step bench_node_default 200 python3 -c "from lednet_ros.node_bench import main; raise SystemExit(main())" \
+        run_step bench_node_default 200 python3 -c "from lednet_ros.commands.bench_node import main; raise SystemExit(main())" \
             --device cuda --sizes 640x480 1280x720 1920x1080 --cameras 1 4 --rate 30 --frames 150 \
             --out "$OUT/results/bench_node_default" ;;
     nodefast)
-        run_step bench_node_fast 150 python3 -c "from lednet_ros.node_bench import main; raise SystemExit(main())" \
+        run_step bench_node_fast 150 python3 -c "from lednet_ros.commands.bench_node import main; raise SystemExit(main())" \
             --device cuda --sizes 640x480 1920x1080 --cameras 1 --rate 200 --frames 600 \
             --out "$OUT/results/bench_node_fast" ;;
     compile)
-        run_step bench_compile 150 python3 -c "from lednet_ros.bench import main; raise SystemExit(main())" \
+        run_step bench_compile 150 python3 -c "from lednet_ros.commands.bench import main; raise SystemExit(main())" \
             --device cuda --sizes 1024x512 --batch 1 --iterations 200 --warmup 20 --compile \
             --out "$OUT/results/bench_compile" ;;
     *) log "unknown step $step" ;;

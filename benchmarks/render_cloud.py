@@ -25,9 +25,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from rosbags.highlevel import AnyReader
 
-from lednet_ros.cli import add_engine_arguments, engine_from_args, run_guarded
-from lednet_ros.evaluate import decode_message, require_topic
-from lednet_ros.point_cloud import Intrinsics, decode_depth, semantic_cloud
+from lednet_ros.commands.args import add_engine_arguments, engine_options, run_guarded
+from lednet_ros.commands.evaluate import decode_message, require_topic
+from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
 
 PROG = "render_cloud.py"
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 if len(first) == len(topics):
                     break
         image, depth, info = (first[t] for t in topics)
-        engine = engine_from_args(args)
+        engine = engine_options(args).build_engine()
         decoded = decode_message(image)
         labels = engine.infer(
             np.ascontiguousarray(decoded.pixels), order=decoded.order if decoded.order == "bgr" else "rgb"

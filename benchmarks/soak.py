@@ -96,18 +96,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script, only benchmarks/ is on the path
     sys.path.insert(0, str(REPO_ROOT))
 
-from lednet_ros.cli import (  # noqa: E402 (needs the path above)
-    add_engine_arguments,
-    node_process_settings,
-    parse_size,
-    run_guarded,
-    stop_node_process,
-    write_results,
-)
+from lednet_ros.commands.args import add_engine_arguments, engine_options, run_guarded, size_argument  # noqa: E402
+from lednet_ros.data.synthetic import street_scene  # noqa: E402
 from lednet_ros.errors import LednetError  # noqa: E402
-from lednet_ros.node_bench import cpu_seconds  # noqa: E402
-from lednet_ros.synthetic import street_scene  # noqa: E402
-from lednet_ros.telemetry import header_stamp_ns, percentiles  # noqa: E402
+from lednet_ros.evaluation.report import write_results  # noqa: E402
+from lednet_ros.evaluation.stats import percentiles  # noqa: E402
+from lednet_ros.msgs.stamps import header_stamp_ns  # noqa: E402
+from lednet_ros.ros.node_process import cpu_seconds, engine_parameters, node_command, stop_node_process  # noqa: E402
 
 __all__ = ["Ledger", "Sample", "main", "rss_growth_percent"]
 
@@ -292,11 +287,10 @@ def _die_with_parent() -> None:
 
 
 def _start_node(args: argparse.Namespace, namespace: str) -> subprocess.Popen[bytes]:
-    node_args, node_env = node_process_settings(args)
-    command = [
-        sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}",
-        "-p", "diagnostics_period:=0.5", "-p", f"warmup_image_sizes:=[{args.size[0]}x{args.size[1]}]", *node_args,
-    ]  # fmt: skip
+    node_params, node_env = engine_parameters(engine_options(args))
+    command = node_command(f"/{namespace}", None, {
+        "diagnostics_period": 0.5, "warmup_image_sizes": [f"{args.size[0]}x{args.size[1]}"], **node_params,
+    })  # fmt: skip
     python_path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, **node_env, "PYTHONPATH": python_path}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -624,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--duration", type=positive_float, default=600.0, help="seconds of publishing (default: 600)")
     parser.add_argument("--rate", type=positive_float, default=30.0, help="publish rate in Hz (default: 30)")
-    parser.add_argument("--size", type=parse_size, default=(1280, 720), metavar="WxH", help="frame size (default: 1280x720)")  # fmt: skip
+    parser.add_argument("--size", type=size_argument, default=(1280, 720), metavar="WxH", help="frame size (default: 1280x720)")  # fmt: skip
     parser.add_argument("--sample-period", type=positive_float, default=5.0, metavar="S",
                         help="seconds between samples of RSS, device memory, rate, latency, drops (default: 5)")  # fmt: skip
     parser.add_argument("--warmup", type=float, metavar="S",

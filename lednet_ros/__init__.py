@@ -2,7 +2,7 @@
 
 The core (model, checkpoints, engine, class sets, synthetic scenes) is plain
 Python/NumPy/PyTorch and never imports rclpy; the ROS node is a thin layer
-on top. Import the submodules you need, e.g. ``from lednet_ros.engine import
+on top. Import the submodules you need, e.g. ``from lednet_ros.inference.engine import
 SegmentationEngine``; this file stays import-free so ``python -m lednet_ros``
 can set up an environment before anything heavy is imported.
 """

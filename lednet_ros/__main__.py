@@ -11,6 +11,6 @@ ensure_dependencies()
 
 import sys  # noqa: E402 (after the environment check on purpose)
 
-from lednet_ros.cli import main  # noqa: E402
+from lednet_ros.commands.main import main  # noqa: E402
 
 sys.exit(main())

@@ -13,7 +13,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +30,8 @@ from rcl_interfaces.srv import GetParameters, SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+from lednet_ros.ros.node_process import node_command
+
 BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -42,7 +43,7 @@ def stamp_ns(message: Image | CameraInfo) -> int:
 
 def start_node(namespace: str, log: Path, *params: str, wrapper: list[str] | None = None) -> subprocess.Popen[bytes]:
     """The node in its own process; ``wrapper`` is a command line to run it under (setpriv, say)."""
-    args = [*(wrapper or []), sys.executable, "-m", "lednet_ros.node", "--ros-args", "-r", f"__ns:=/{namespace}"]
+    args = [*(wrapper or []), *node_command(f"/{namespace}")]
     for param in params:
         args += ["-p", param]
     return subprocess.Popen(args, stdout=log.open("wb"), stderr=subprocess.STDOUT)

@@ -93,7 +93,7 @@ def test_installed_package_finds_its_share_directory_through_the_ament_index(
     site = next((colcon_install / "lib").glob("python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(colcon_install)}
     code = (
-        "import lednet_ros.resources as r, lednet_ros.class_config as c;"
+        "import lednet_ros.resources as r, lednet_ros.model.classes as c;"
         "print(r.__file__); print(r.share_directory()); print(c.load_class_config().num_classes)"
     )
     result = subprocess.run(

@@ -1,0 +1,373 @@
+"""Where the network itself runs: PyTorch, ONNX Runtime or OpenVINO.
+
+The engine does the steps around the network (channel order, resizing,
+normalisation, upsampling, argmax, colours) in PyTorch; a backend maps a
+float32 ``N x 3 x H x W`` batch to the network's ``N x C x H/8 x W/8`` class
+scores. On the CPU, ONNX Runtime and OpenVINO run LEDNet's many small
+convolutions faster than PyTorch does (1.5x to 2x eager PyTorch and 1.2x to
+1.4x the folded channels_last network at 1024x512 on the two kinds of 2-core
+development machine; see ``benchmarks/README.md``), so ``auto`` picks the first of
+:data:`CPU_PREFERENCE` that is installed (ONNX Runtime comes with the
+``.venv``; OpenVINO is optional); on CUDA it is always PyTorch.
+
+With ONNX Runtime the steps after the network (upsampling the scores to the
+output size, argmax, confidence) run there too, as a small second graph per
+score shape and output size (:func:`make_head_runner`): on the CPU they are
+about twice as fast as PyTorch's, which matters most when a small model
+size is upsampled to a large camera image (the node's inference at
+1920x1080 with the shipped 512x256 weights: 173 ms before, 125 ms after, on
+2 cores).
+
+The ONNX backends need a graph of a fixed input shape: it is exported from
+the folded network (the TorchScript-based exporter, about 2 s) the first
+time a shape is seen and kept in a cache folder, keyed by a digest of the
+weights and the shape, so the next start is fast. ``LEDNET_ROS_CACHE`` moves
+the cache (default ``$XDG_CACHE_HOME/lednet_ros``, else ``~/.cache/lednet_ros``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
+
+from lednet_ros.errors import LednetError
+from lednet_ros.inference.options import BACKENDS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lednet_ros.model.network import LEDNet
+
+__all__ = [
+    "BACKENDS",
+    "CPU_PREFERENCE",
+    "CoarseRunner",
+    "HeadRunner",
+    "available_backends",
+    "cache_dir",
+    "classify_scores",
+    "export_coarse_onnx",
+    "export_head_onnx",
+    "make_head_runner",
+    "make_runner",
+    "resolve_backend",
+    "weights_digest",
+]
+
+_LOG = logging.getLogger(__name__)
+
+CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
+"""``auto`` on the CPU, the fastest first, by ``lednet-ros bench`` on x86-64 (benchmarks/README.md):
+ONNX Runtime leads at every size on the AVX-512 Xeon and ties OpenVINO at 1024x512 on the AVX2 EPYC."""
+
+_MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
+ONNX_OPSET = 17
+GRAPH_VERSION = 3
+"""Part of every cached graph's name: bump it when the exported code (not the weights) changes."""
+
+
+class CoarseRunner(Protocol):
+    """Runs the network on one fixed input shape."""
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """float32 N x 3 x H x W -> float32 N x C x H/8 x W/8 class scores."""
+        ...
+
+
+class HeadRunner(Protocol):
+    """Upsamples one image's class scores to a fixed size and classifies each pixel."""
+
+    def __call__(self, coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """float32 1 x C x h x w scores -> int64 H x W argmax channel, uint8 H x W confidence (or None)."""
+        ...
+
+
+def available_backends() -> list[str]:
+    """The backends whose package is installed, in :data:`BACKENDS` order."""
+    return [name for name in BACKENDS if importlib.util.find_spec(_MODULES[name]) is not None]
+
+
+def resolve_backend(name: str, device: torch.device) -> str:
+    """Turn ``auto`` (or a backend name) into a usable backend for ``device``.
+
+    Raises:
+        LednetError: an unknown name, a backend that is not installed, or an
+            ONNX backend asked for on CUDA.
+    """
+    name = name.strip().lower()
+    if name == "auto":
+        if device.type != "cpu":
+            return "torch"
+        installed = available_backends()
+        return next(b for b in CPU_PREFERENCE if b in installed)
+    if name not in BACKENDS:
+        msg = f"unknown backend {name!r}: use auto, {', '.join(BACKENDS)}"
+        raise LednetError(msg)
+    if name not in available_backends():
+        msg = f"backend {name!r} is not installed (pip install {name})"
+        raise LednetError(msg)
+    if name != "torch" and device.type != "cpu":
+        msg = f"backend {name!r} runs on the CPU here; use backend 'torch' (or auto) on {device}"
+        raise LednetError(msg)
+    return name
+
+
+def cache_dir() -> Path:
+    """Folder for exported graphs (``LEDNET_ROS_CACHE``, else the XDG cache)."""
+    if os.environ.get("LEDNET_ROS_CACHE"):
+        return Path(os.environ["LEDNET_ROS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lednet_ros"
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a network's tensors (names, shapes, values): the cache key of its exported graphs."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class _Coarse(torch.nn.Module):
+    """The network up to its 1/8-resolution scores (what the backends run)."""
+
+    def __init__(self, model: LEDNet) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.coarse_logits(x)
+
+
+def export_coarse_onnx(model: LEDNet, shape: tuple[int, int, int, int], path: Path) -> Path:
+    """Export ``model.coarse_logits`` at ``shape`` (N, 3, H, W) to ONNX, atomically.
+
+    Raises:
+        LednetError: the exporter failed (its message is included).
+    """
+    cpu_model = _Coarse(model).to("cpu", torch.float32).eval()
+    return _export(cpu_model, torch.zeros(shape), ["image"], ["logits"], path, f"the network at {shape}")
+
+
+_fallback_dir: list[Path] = []
+"""The private temporary cache of this process, once the real one turned out unwritable."""
+
+
+def _cached_onnx(name: str, what: str, export: Callable[[Path], Path]) -> Path:
+    """``cache_dir() / name``, exported by ``export(path)`` first if it is not there yet."""
+    path = cache_dir() / name
+    if path.is_file():
+        return path
+    if _fallback_dir and (_fallback_dir[0] / name).is_file():  # exported there before (a session was dropped)
+        return _fallback_dir[0] / name
+    _LOG.info("exporting %s to %s (once)", what, path)
+    try:
+        return export(path)
+    except OSError as exc:  # an unwritable cache must not stop the node: use one private temporary folder
+        if not _fallback_dir:
+            _fallback_dir.append(Path(tempfile.mkdtemp(prefix="lednet_ros_")))
+            _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, _fallback_dir[0])
+        return export(_fallback_dir[0] / name)
+
+
+def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> Path:
+    n, _, h, w = shape
+    return _cached_onnx(f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}_v{GRAPH_VERSION}.onnx",
+                        "the network for this weights and input shape",
+                        lambda path: export_coarse_onnx(model, shape, path))  # fmt: skip
+
+
+def classify_scores(
+    coarse: torch.Tensor, size: tuple[int, int], confidence: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
+
+    The one definition of these steps: the engine runs it in PyTorch (and a
+    CUDA graph captures it), and :func:`export_head_onnx` exports it. The
+    scores are upsampled in fp32 (fp16 scores from the network): fp16
+    interpolation would add ties and flips.
+    """
+    logits = F.interpolate(coarse.float(), size=size, mode="bilinear", align_corners=True)
+    best, channel = logits.max(dim=1)
+    if not confidence:
+        return channel, None
+    denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
+    return channel, (255.0 / denominator).round_().to(torch.uint8)
+
+
+class _Head(torch.nn.Module):
+    """:func:`classify_scores` at one output size, as a module to export."""
+
+    def __init__(self, size: tuple[int, int], confidence: bool) -> None:
+        super().__init__()
+        self.size = size
+        self.confidence = confidence
+
+    def forward(self, coarse: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        channel, confidence = classify_scores(coarse, self.size, self.confidence)
+        return (channel,) if confidence is None else (channel, confidence)
+
+
+def export_head_onnx(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,
+                     path: Path) -> Path:  # fmt: skip
+    """Export the upsampling to ``size`` (height, width), argmax and confidence of ``coarse_shape`` scores.
+
+    Raises:
+        LednetError: the exporter failed.
+    """
+    return _export(_Head(size, confidence).eval(), torch.zeros(coarse_shape), ["logits"],
+                   ["channel", "confidence"][: 1 + confidence], path, f"the head {coarse_shape} -> {size}")  # fmt: skip
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str], path: Path,
+            what: str) -> Path:  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+    os.close(handle)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # tracer and deprecation warnings: the shape is fixed on purpose
+            torch.onnx.export(module, (example,), temporary, input_names=inputs, output_names=outputs,
+                              opset_version=ONNX_OPSET, dynamo=False)  # fmt: skip
+        Path(temporary).replace(path)
+    except Exception as exc:
+        Path(temporary).unlink(missing_ok=True)
+        msg = f"exporting {what} to ONNX failed: {type(exc).__name__}: {exc}"
+        raise LednetError(msg) from None
+    return path
+
+
+_shared_arena: list[bool] = []
+"""Whether this process registered ONNX Runtime's shared CPU arena (decided once)."""
+_shared_arena_lock = threading.Lock()
+
+
+def _use_shared_arena(onnxruntime: Any) -> bool:
+    """Register one CPU memory arena for all of this process's sessions (once); False if that failed.
+
+    Each session otherwise keeps its own arena at the peak of its largest run:
+    a head at 1920x1080 with confidence holds about 800 MB, so every output size
+    and every network shape would add its own. Shared, the sessions (which run
+    one after another) reuse the same memory, and the process holds about the
+    largest single run's peak (1920x1080 head plus a 1024x512 network: 903 MiB
+    shared against 1304 MiB separate).
+    """
+    with _shared_arena_lock:
+        if not _shared_arena:
+            try:
+                info = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
+                                                 onnxruntime.OrtMemType.DEFAULT)  # fmt: skip
+                onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, -1, -1, -1))
+                _shared_arena.append(True)
+            except Exception as exc:  # e.g. registered already by other code in this process: per-session arenas
+                _LOG.info("ONNX Runtime's shared CPU arena is not available (%s); each session keeps its own", exc)
+                _shared_arena.append(False)
+        return _shared_arena[0]
+
+
+def _onnxruntime_session(path: Path, threads: int | None) -> object:
+    import onnxruntime  # noqa: PLC0415 (optional backend)
+
+    options = onnxruntime.SessionOptions()
+    if _use_shared_arena(onnxruntime):
+        options.add_session_config_entry("session.use_env_allocators", "1")
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    # ORT's idle workers spin for a while after each run by default. The engine's
+    # next steps (PyTorch's, or the head's own session) follow at once on the same
+    # cores and ran about 2x slower under the spinning (1024x512 on 2 cores with
+    # PyTorch's upsampling: end to end 211-219 ms spinning, 179-184 ms not, for
+    # +6 ms in the network).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class _OnnxRuntimeRunner:
+    def __init__(self, path: Path, threads: int | None) -> None:
+        self._session = _onnxruntime_session(path, threads)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"image": batch})[0]  # type: ignore[attr-defined]
+
+
+class _OnnxRuntimeHead:
+    def __init__(self, path: Path, threads: int | None, confidence: bool) -> None:
+        self._session = _onnxruntime_session(path, threads)
+        self._confidence = confidence
+
+    def __call__(self, coarse: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = self._session.run(None, {"logits": coarse})  # type: ignore[attr-defined]
+        return outputs[0][0], outputs[1][0] if self._confidence else None
+
+
+class _OpenVinoRunner:
+    def __init__(self, path: Path, threads: int | None) -> None:
+        import openvino  # noqa: PLC0415 (optional backend)
+
+        # fp32 means fp32: on CPUs with native bf16 (AVX512_BF16, AMX) OpenVINO's CPU plugin otherwise
+        # defaults to bf16, which flipped about 1% of a test network's labels.
+        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self._compiled = openvino.Core().compile_model(str(path), "CPU", config)
+        self._request = self._compiled.create_infer_request()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self._request.infer({0: batch})
+        return self._request.get_output_tensor(0).data.copy()
+
+
+def make_runner(backend: str, model: LEDNet, digest: str, shape: tuple[int, int, int, int],
+                threads: int | None = None) -> CoarseRunner:  # fmt: skip
+    """A runner of ``backend`` ('onnxruntime' or 'openvino') for one input shape (exported or cached graph).
+
+    Raises:
+        LednetError: unknown backend, or the export or the backend failed.
+    """
+    path = _onnx_file(model, digest, shape)
+    try:
+        if backend == "onnxruntime":
+            return _OnnxRuntimeRunner(path, threads)
+        if backend == "openvino":
+            return _OpenVinoRunner(path, threads)
+    except Exception as exc:  # a corrupt cached file, an unsupported CPU ...: one clear error
+        msg = f"backend {backend!r} cannot load {path}: {type(exc).__name__}: {exc} (delete the file to re-export)"
+        raise LednetError(msg) from None
+    msg = f"no runner for backend {backend!r}"
+    raise LednetError(msg)
+
+
+def make_head_runner(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,
+                     threads: int | None = None) -> HeadRunner:  # fmt: skip
+    """ONNX Runtime's upsampling, argmax and confidence for one score shape and output size (height, width).
+
+    Twice as fast as the same PyTorch steps on the CPU (its resize and
+    reductions run on all cores; 1024x512 with 19 classes on 2 cores: 29 ms
+    against 57 ms), so the ``onnxruntime`` backend runs them too.
+
+    Raises:
+        LednetError: the export or ONNX Runtime failed.
+    """
+    n, c, h, w = coarse_shape
+    path = _cached_onnx(f"lednet_head_{n}x{c}x{h}x{w}_to_{size[0]}x{size[1]}_{'conf' if confidence else 'labels'}"
+                        f"_opset{ONNX_OPSET}_v{GRAPH_VERSION}.onnx", "the upsampling and argmax",
+                        lambda p: export_head_onnx(coarse_shape, size, confidence, p))  # fmt: skip
+    try:
+        return _OnnxRuntimeHead(path, threads, confidence)
+    except Exception as exc:
+        msg = f"ONNX Runtime cannot load {path}: {type(exc).__name__}: {exc} (delete the file to re-export)"
+        raise LednetError(msg) from None

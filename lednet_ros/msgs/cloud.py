@@ -1,0 +1,196 @@
+"""Semantic point clouds: an aligned depth image back-projected, each point carrying its class.
+
+rclpy-free: the node fills a ``sensor_msgs/PointCloud2`` from what this
+module returns (:data:`POINT_DTYPE` records and :data:`POINT_FIELDS`), and
+tests read it back with ``sensor_msgs_py.point_cloud2.read_points`` or its
+PyPI port ``pointcloud2``.
+
+Geometry follows REP-103's optical frame, as the depth camera's
+``camera_info`` describes it: x right, y down, z forward, metres. A pixel
+(u, v) with depth z becomes ((u - cx) z / fx, (v - cy) z / fy, z). Depth
+pixels that are 0, NaN or infinite (no return) never become points.
+
+The point layout is the one rviz2 and PCL read: x, y, z as float32 at bytes
+0, 4, 8; rgb at 12 as a float32 whose bits are 0x00RRGGBB (rviz2's "RGB8"
+colour transformer); label at 16 as uint8 (the train id); 20 bytes per point
+(the label padded to a 4-byte boundary, like PCL's point types).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lednet_ros.errors import ImageEncodingError
+from lednet_ros.msgs.image import byte_view
+
+__all__ = [
+    "DEPTH_ENCODINGS",
+    "POINT_DTYPE",
+    "POINT_FIELDS",
+    "Intrinsics",
+    "decode_depth",
+    "depth_in_metres",
+    "pack_rgb",
+    "semantic_cloud",
+]
+
+POINT_DTYPE = np.dtype({
+    "names": ["x", "y", "z", "rgb", "label"],
+    "formats": ["<f4", "<f4", "<f4", "<f4", "u1"],
+    "offsets": [0, 4, 8, 12, 16],
+    "itemsize": 20,
+})  # fmt: skip
+"""One point of the cloud, as it lies in ``PointCloud2.data`` (little-endian)."""
+
+_FLOAT32, _UINT8 = 7, 2  # sensor_msgs/PointField datatypes
+POINT_FIELDS: tuple[tuple[str, int, int, int], ...] = (
+    ("x", 0, _FLOAT32, 1),
+    ("y", 4, _FLOAT32, 1),
+    ("z", 8, _FLOAT32, 1),
+    ("rgb", 12, _FLOAT32, 1),
+    ("label", 16, _UINT8, 1),
+)
+"""(name, offset, datatype, count) of each ``sensor_msgs/PointField``, matching :data:`POINT_DTYPE`."""
+
+DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
+"""Depth image encodings: 16-bit millimetres (``16UC1``, also sent as ``mono16``) or float32 metres."""
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics of the depth image (from its ``camera_info``)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    @classmethod
+    def from_camera_info(cls, k: object, width: int, height: int) -> Intrinsics:
+        """From a ``camera_info``'s row-major 3x3 ``k`` and its image size.
+
+        Raises:
+            ValueError: a focal length that is zero, negative or not finite
+                (a camera_info that was never filled in).
+        """
+        values = [float(v) for v in k]  # type: ignore[attr-defined]
+        fx, cx, fy, cy = values[0], values[2], values[4], values[5]
+        if not (np.isfinite([fx, fy, cx, cy]).all() and fx > 0 and fy > 0):
+            msg = f"camera_info K has no usable focal length (fx={fx}, fy={fy})"
+            raise ValueError(msg)
+        return cls(fx, fy, cx, cy, int(width), int(height))
+
+
+def depth_in_metres(pixels: np.ndarray, encoding: str) -> np.ndarray:
+    """A decoded depth image (H x W) as float32 metres; invalid pixels stay 0, NaN or inf.
+
+    Raises:
+        ImageEncodingError: an encoding that is not a depth encoding, or
+            pixels of the wrong type for it.
+    """
+    if encoding in ("16UC1", "mono16"):
+        if pixels.dtype != np.uint16:
+            msg = f"{encoding} depth must be uint16 millimetres, got {pixels.dtype}"
+            raise ImageEncodingError(msg)
+        return pixels.astype(np.float32) * np.float32(0.001)
+    if encoding == "32FC1":
+        if pixels.dtype != np.float32:
+            msg = f"32FC1 depth must be float32 metres, got {pixels.dtype}"
+            raise ImageEncodingError(msg)
+        return pixels
+    msg = f"depth encoding {encoding!r} is not one of {', '.join(DEPTH_ENCODINGS)}"
+    raise ImageEncodingError(msg)
+
+
+def decode_depth(
+    encoding: str, height: int, width: int, step: int, is_bigendian: int | bool, data: object
+) -> np.ndarray:
+    """The fields of a depth ``sensor_msgs/Image`` as H x W float32 metres (rows may be padded, bytes big-endian).
+
+    Raises:
+        ImageEncodingError: not a depth encoding, zero size, ``step`` too
+            small, or a data length other than ``step * height``.
+    """
+    if encoding not in DEPTH_ENCODINGS:
+        msg = f"depth encoding {encoding!r} is not one of {', '.join(DEPTH_ENCODINGS)}"
+        raise ImageEncodingError(msg)
+    if height <= 0 or width <= 0:
+        msg = f"empty depth image ({width}x{height})"
+        raise ImageEncodingError(msg)
+    size = 4 if encoding == "32FC1" else 2
+    if step < width * size:
+        msg = f"step {step} is less than width x {size} bytes = {width * size}"
+        raise ImageEncodingError(msg)
+    buffer = byte_view(data)  # type: ignore[arg-type]
+    if buffer.size != step * height:
+        msg = f"data holds {buffer.size} bytes, step x height = {step * height}"
+        raise ImageEncodingError(msg)
+    kind = ">" if is_bigendian else "<"
+    dtype = np.dtype(f"{kind}f4" if size == 4 else f"{kind}u2")
+    rows = buffer.reshape(height, step)[:, : width * size]
+    pixels = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
+    return depth_in_metres(pixels.astype(dtype.newbyteorder("=")), encoding)
+
+
+def pack_rgb(colors: np.ndarray) -> np.ndarray:
+    """N x 3 uint8 RGB -> N float32 whose bits are 0x00RRGGBB (the PointCloud2 ``rgb`` convention)."""
+    c = colors.astype(np.uint32)
+    return ((c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).view(np.float32)
+
+
+def semantic_cloud(
+    depth_m: np.ndarray,
+    intrinsics: Intrinsics,
+    labels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    stride: int = 1,
+) -> np.ndarray:
+    """Back-project every ``stride``-th depth pixel and label it: a 1-D :data:`POINT_DTYPE` array.
+
+    Args:
+        depth_m: H x W float32 metres, aligned with the colour image (same
+            view; any resolution).
+        intrinsics: the depth image's pinhole intrinsics. A camera_info for
+            another resolution than the depth image is scaled to it.
+        labels: h x w train ids of the colour frame, resampled to the depth
+            resolution by nearest neighbour (pixel centres mapped onto each
+            other).
+        palette: 256 x 3 uint8 RGB colour of each train id.
+        stride: take every ``stride``-th row and column (1: all).
+
+    Raises:
+        ValueError: stride below 1, or inputs of the wrong shape.
+    """
+    if stride < 1:
+        msg = f"cloud stride must be at least 1, got {stride}"
+        raise ValueError(msg)
+    if depth_m.ndim != 2 or labels.ndim != 2 or palette.shape != (256, 3):
+        msg = (
+            f"expected 2-D depth and labels and a 256 x 3 palette, got {depth_m.shape}, {labels.shape}, {palette.shape}"
+        )
+        raise ValueError(msg)
+    height, width = depth_m.shape
+    sx, sy = width / intrinsics.width, height / intrinsics.height  # camera_info of another resolution
+    fx, fy, cx, cy = intrinsics.fx * sx, intrinsics.fy * sy, intrinsics.cx * sx, intrinsics.cy * sy
+    rows = np.arange(0, height, stride)
+    cols = np.arange(0, width, stride)
+    z = depth_m[np.ix_(rows, cols)]
+    valid = np.isfinite(z) & (z > 0)
+    v, u = np.nonzero(valid)
+    z = z[v, u].astype(np.float32)
+    v, u = rows[v], cols[u]
+    label_rows = np.minimum(((v + 0.5) * labels.shape[0] / height).astype(np.intp), labels.shape[0] - 1)
+    label_cols = np.minimum(((u + 0.5) * labels.shape[1] / width).astype(np.intp), labels.shape[1] - 1)
+    ids = labels[label_rows, label_cols]
+    points = np.empty(len(z), POINT_DTYPE)
+    points["x"] = (u - cx) * z / fx
+    points["y"] = (v - cy) * z / fy
+    points["z"] = z
+    points["rgb"] = pack_rgb(palette[ids])
+    points["label"] = ids
+    return points
