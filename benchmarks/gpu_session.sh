@@ -41,7 +41,7 @@ python3 -c "import rclpy, sensor_msgs.msg; print('rclpy', rclpy.__file__)" 2>&1 
 for step in $steps; do
     case $step in
     tests)
-        run_step tests 150 python3 -m pytest -q -s -p no:cacheprovider test/test_cuda_graphs.py test/test_engine.py -rs ;;
+        run_step tests 150 python3 -m pytest -q -s -p no:cacheprovider test/inference/test_cuda_graphs.py test/inference/test_engine.py -rs ;;
     bench)
         run_step bench_b1 100 python3 -c "from lednet_ros.commands.bench import main; raise SystemExit(main())" \
             --device cuda --sizes 512x256 1024x512 2048x1024 --batch 1 --iterations 200 --warmup 20 \

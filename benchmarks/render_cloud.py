@@ -3,7 +3,7 @@
 Takes the first colour frame, aligned depth frame and depth camera_info of an
 RGB-D bag (``lednet-ros synth --bag`` writes one), segments the colour frame
 with the engine and builds the cloud with the code the node uses
-(:func:`lednet_ros.point_cloud.semantic_cloud`), then draws it coloured by
+(:func:`lednet_ros.msgs.cloud.semantic_cloud`), then draws it coloured by
 class. It also prints the time one cloud takes to build.
 
     python benchmarks/render_cloud.py BAG --out cloud.png
@@ -15,21 +15,38 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-import matplotlib as mpl
-
-mpl.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from rosbags.highlevel import AnyReader
 
 from lednet_ros.commands.args import add_engine_arguments, engine_options, run_guarded
-from lednet_ros.commands.evaluate import decode_message, require_topic
+from lednet_ros.data.bags import CAMERA_INFO, IMAGE, decode_message, open_bag, require_topic
+from lednet_ros.evaluation.report import pyplot
 from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
 
 PROG = "render_cloud.py"
+
+
+def first_messages(bag: Path, image_topic: str, depth_topic: str, info_topic: str) -> list[Any]:
+    """The first colour image, depth image and depth camera_info of ``bag``."""
+    first: dict[str, Any] = {}
+    reader = open_bag(bag)
+    try:
+        present = {c.topic: c.msgtype for c in reader.connections}
+        require_topic(bag, present, image_topic, (IMAGE,), "a colour image")
+        require_topic(bag, present, depth_topic, (IMAGE,), "a depth image")
+        require_topic(bag, present, info_topic, (CAMERA_INFO,), "camera_info")
+        topics = (image_topic, depth_topic, info_topic)
+        connections = [c for c in reader.connections if c.topic in topics]
+        for connection, _, raw in reader.messages(connections=connections):
+            first.setdefault(connection.topic, reader.deserialize(raw, connection.msgtype))
+            if len(first) == len(topics):
+                break
+    finally:
+        reader.close()
+    return [first[t] for t in topics]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,19 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        first: dict[str, object] = {}
-        with AnyReader([args.bag]) as reader:
-            topics = (args.image_topic, args.depth_topic, args.depth_info_topic)
-            present = {c.topic: c.msgtype for c in reader.connections}
-            require_topic(args.bag, present, args.image_topic, ("sensor_msgs/msg/Image",), "a colour image")
-            require_topic(args.bag, present, args.depth_topic, ("sensor_msgs/msg/Image",), "a depth image")
-            require_topic(args.bag, present, args.depth_info_topic, ("sensor_msgs/msg/CameraInfo",), "camera_info")
-            connections = [c for c in reader.connections if c.topic in topics]
-            for connection, _, raw in reader.messages(connections=connections):
-                first.setdefault(connection.topic, reader.deserialize(raw, connection.msgtype))
-                if len(first) == len(topics):
-                    break
-        image, depth, info = (first[t] for t in topics)
+        image, depth, info = first_messages(args.bag, args.image_topic, args.depth_topic, args.depth_info_topic)
         engine = engine_options(args).build_engine()
         decoded = decode_message(image)
         labels = engine.infer(
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         rgb = points["rgb"].view(np.uint32)
         colours = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1) / 255.0
         near = points["z"] < args.max_range
+        plt = pyplot()
         fig, axes = plt.subplots(1, 3, figsize=(18, 5.5))
         axes[0].imshow(decoded.rgb())
         axes[0].set_title(f"colour frame ({args.image_topic})")

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from lednet_ros.data.synthetic import street_scene
-from lednet_ros.model.checkpoint import Checkpoint, untrained_checkpoint
+from lednet_ros.model.checkpoint import untrained_checkpoint
+from lednet_ros.model.weights import Checkpoint
 
 # Exported ONNX graphs of the test weights go to a folder of this run, not the user's cache
 # (node processes started by the tests inherit it).

@@ -25,11 +25,12 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import Parameter as ParameterMsg
-from rcl_interfaces.msg import ParameterType, ParameterValue
-from rcl_interfaces.srv import GetParameters, SetParameters
+from rcl_interfaces.msg import ParameterDescriptor, ParameterType, ParameterValue
+from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters, SetParameters
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, Image
 
+from lednet_ros.ros import diagnostics
 from lednet_ros.ros.node_process import node_command
 
 BEST_EFFORT = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -69,12 +70,6 @@ def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: fl
     return False
 
 
-def node_is_idle(status: dict[str, str]) -> bool:
-    """The node's diagnostics totals balance: every frame it received was handled one way or another."""
-    handled = ("processed", "dropped", "rejected", "failed", "unsubscribed")
-    return bool(status) and int(status["received"]) == sum(int(status[key]) for key in handled)
-
-
 class Client:
     """A test node that publishes camera frames and collects the segmentation outputs."""
 
@@ -111,7 +106,7 @@ class Client:
         )
         assert ok, "the node did not come up (see its log)"
         if self.received:
-            served = self.spin_until(lambda: set(self.received) <= set(self.latest_status().get("outputs", "").split(",")),
+            served = self.spin_until(lambda: set(self.received) <= set(self.latest_status().get(diagnostics.OUTPUTS, "").split(",")),
                                      timeout)  # fmt: skip
             assert served, f"the node does not see our subscriptions: {self.latest_status()!r}"
 
@@ -139,10 +134,11 @@ class Client:
         return False
 
     def latest_status(self) -> dict[str, str]:
-        for diagnostics in reversed(self.diagnostics):
-            for status in diagnostics.status:
-                if f"/{self.namespace}/image" in status.name:
-                    return {kv.key: kv.value for kv in status.values}
+        """The values of the newest /diagnostics status of this client's camera ({} before the first)."""
+        for message in reversed(self.diagnostics):
+            values = diagnostics.camera_values(message.status, f"/{self.namespace}/image")
+            if values is not None:
+                return values
         return {}
 
     def set_parameter(self, name: str, value: float | str) -> tuple[bool, str]:
@@ -174,6 +170,23 @@ class Client:
             ParameterType.PARAMETER_DOUBLE: value.double_value,
             ParameterType.PARAMETER_BOOL: value.bool_value,
         }.get(value.type)
+
+    def list_parameters(self) -> list[str]:
+        """The names of every parameter the node has declared (through its list_parameters service)."""
+        future = self._call(ListParameters, "list_parameters", ListParameters.Request())
+        return list(future.result().result.names)
+
+    def describe_parameters(self, names: list[str]) -> list[ParameterDescriptor]:
+        """The node's descriptors of ``names`` (through its describe_parameters service)."""
+        future = self._call(DescribeParameters, "describe_parameters", DescribeParameters.Request(names=names))
+        return list(future.result().descriptors)
+
+    def _call(self, service: type, name: str, request: object) -> object:
+        client = self.node.create_client(service, f"/{self.namespace}/lednet_segmentation/{name}")
+        assert client.wait_for_service(timeout_sec=20)
+        future = client.call_async(request)
+        assert self.spin_until(future.done, 20)
+        return future
 
 
 def process_memory_kib(pid: int) -> dict[str, int]:

@@ -10,16 +10,17 @@ they did on this frame.
 Then it runs the real thing: it generates a short synthetic drive as a
 rosbag2 (``OUT/drive``, kept for the next run), starts ``segmentation_node``
 in its own process, replays the bag through it at the recorded rate
-(``lednet-ros replay``) and writes the replay report, its plots and
-``overlay.gif`` of the node's overlays to ``OUT/replay``, printing the
-headline figures: mIoU of the node's output, latency and output rate.
+(as ``lednet-ros replay`` does, with this command's model options, so
+``--no-cuda-graphs`` or ``--compile`` reach the node) and writes the replay
+report, its plots, ``overlay.gif`` of the node's overlays and ``node.log`` to
+``OUT/replay``, printing the headline figures: mIoU of the node's output,
+latency and output rate.
 ``--no-replay`` stops after the first part.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,11 +35,14 @@ from lednet_ros.commands.args import (
     run_guarded,
     size_argument,
 )
+from lednet_ros.data.generate import drive_is_current, generate_drive
 from lednet_ros.data.image_files import write_png
 from lednet_ros.data.synthetic import street_scene
 
 if TYPE_CHECKING:
     from typing import Any
+
+    from lednet_ros.inference.options import EngineOptions
 
 __all__ = ["main"]
 
@@ -72,30 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_replay(args: argparse.Namespace) -> dict[str, Any]:
-    """Generate the drive bag (unless a matching one exists), replay it through a node, return the report."""
-    from lednet_ros.commands import replay, synth  # noqa: PLC0415 (ROS only for this part)
+def run_replay(out: Path, engine: EngineOptions, *, frames: int, size: tuple[int, int], seed: int) -> dict[str, Any]:
+    """Generate the drive bag (unless a matching one exists), replay it through a node started with ``engine``."""
+    from lednet_ros.ros.replay import ReplayOptions, replay  # noqa: PLC0415 (ROS only for this part)
 
-    drive: Path = args.out / "drive"
-    summary_file = drive / "synth.json"
-    wanted = {"frames": args.drive_frames, "size": list(args.drive_size), "seed": args.seed}
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
-    if {k: summary.get(k) for k in wanted} != wanted or not (drive / "bag").is_dir():
-        if drive.exists():
-            import shutil  # noqa: PLC0415
-
-            shutil.rmtree(drive)
-        print(f"generating a {args.drive_frames}-frame synthetic drive bag in {drive} ...")
-        synth.run(drive, args.drive_frames, seed=args.seed, size=args.drive_size, split="demo", bag=True)
-    argv = [str(drive / "bag"), "--start-node", "--gif", "--out", str(args.out / "replay"),
-            "--device", args.device, "--precision", args.precision, "--backend", args.backend]  # fmt: skip
-    argv += ["--weights", args.weights] if args.weights else []
-    argv += ["--model-size", f"{args.model_size[0]}x{args.model_size[1]}"] if args.model_size else []
-    argv += ["--keep-aspect"] if args.keep_aspect else []
-    argv += ["--threads", str(args.threads)] if args.threads else []
-    replay_args = replay.build_parser().parse_args(argv)
+    drive = out / "drive"
+    if drive_is_current(drive, frames, seed=seed, size=size):
+        bag = drive / "bag"
+    else:
+        print(f"generating a {frames}-frame synthetic drive bag in {drive} ...")
+        bag = generate_drive(drive, frames, seed=seed, size=size)
     print("starting segmentation_node and replaying the bag through it at the recorded rate ...")
-    return replay.run(replay_args)
+    return replay(ReplayOptions(bag, out / "replay", start_node=True, gif=True), engine)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        engine = engine_options(args).build_engine()
+        options = engine_options(args)
+        engine = options.build_engine()
         frame = street_scene(*args.size, seed=args.seed)
         engine.infer(frame.image)  # warm-up, so the reported time is a steady-state one
         start = time.perf_counter()
@@ -146,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         report.write_text("\n".join(lines), encoding="utf-8")
         print(f"weights: {engine.checkpoint.describe()}")
         if not meta.trained:
-            print("NOTE: no trained weights are shipped yet: this model is UNTRAINED, so its labels are meaningless "
+            print("NOTE: these weights are UNTRAINED (random initialisation), so their labels are meaningless "
                   "(an untrained LEDNet tends to predict one class everywhere).")  # fmt: skip
         print(f"segmented a {args.size[0]}x{args.size[1]} synthetic street scene in {elapsed_ms:.0f} ms on {engine.device}; "
               f"pixel accuracy {accuracy:.1%}")  # fmt: skip
@@ -155,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'report':<13} {report}")
         if args.no_replay:
             return 0
-        result = run_replay(args)
+        result = run_replay(args.out, options, frames=args.drive_frames, size=args.drive_size, seed=args.seed)
         figures = result["replay"]
         latency = figures["latency_ms"]
         print(

@@ -1,8 +1,14 @@
-"""rosbag2 writing without a ROS install, through the ``rosbags`` library.
+"""rosbag2 reading and writing without a ROS install, through the ``rosbags`` library.
 
-Messages are built with rosbags' typestore for ROS 2 Jazzy (whose
-``sensor_msgs``/``std_msgs`` definitions are the same in Humble and Kilted)
-and serialised to CDR, so ``ros2 bag play`` replays them on any of those.
+Reading: :func:`open_bag` opens a bag folder or its storage file (sqlite3 or
+MCAP), :func:`require_topic` turns a missing or mistyped topic into one error
+that lists what the bag has, and :func:`decode_message` gives the pixels of an
+image message, whether rosbags or rclpy deserialised it.
+
+Writing: :class:`BagWriter` builds messages with rosbags' typestore for ROS 2
+Jazzy (whose ``sensor_msgs``/``std_msgs`` definitions are the same in Humble
+and Kilted) and serialises them to CDR, so ``ros2 bag play`` replays them on
+any of those.
 """
 
 from __future__ import annotations
@@ -15,16 +21,83 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from lednet_ros.errors import LednetError
+from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
 
     from lednet_ros.data.synthetic import CameraModel
 
-__all__ = ["STORAGE_PLUGINS", "BagWriter"]
+__all__ = [
+    "CAMERA_INFO",
+    "DEFAULT_CAMERA_INFO_TOPIC",
+    "DEFAULT_IMAGE_TOPIC",
+    "DEFAULT_LABEL_TOPIC",
+    "IMAGE",
+    "IMAGE_TYPES",
+    "STORAGE_PLUGINS",
+    "BagWriter",
+    "decode_message",
+    "open_bag",
+    "require_topic",
+]
 
 STORAGE_PLUGINS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
+IMAGE = "sensor_msgs/msg/Image"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+IMAGE_TYPES = (IMAGE, "sensor_msgs/msg/CompressedImage")
+DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
+"""Where a camera driver publishes, ``lednet-ros synth --bag`` writes and the tools read frames."""
+DEFAULT_LABEL_TOPIC = "/camera/labels"
+"""Ground truth (mono8 train ids or rgb8 colours) with the frames' header stamps."""
+DEFAULT_CAMERA_INFO_TOPIC = "/camera/camera_info"
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+
+
+def open_bag(bag: Path) -> Any:
+    """An opened ``rosbags`` AnyReader of a bag folder or its storage file.
+
+    Raises:
+        LednetError: the bag does not exist or cannot be read.
+    """
+    from rosbags.highlevel import AnyReader  # noqa: PLC0415
+
+    if not bag.exists():
+        msg = f"{bag}: no such bag"
+        raise LednetError(msg)
+    path = bag.parent if bag.is_file() and (bag.parent / "metadata.yaml").is_file() else bag
+    try:
+        reader = AnyReader([path])
+        reader.open()
+    except Exception as exc:
+        msg = f"{bag}: cannot read as a rosbag2 ({type(exc).__name__}: {exc})"
+        raise LednetError(msg) from None
+    return reader
+
+
+def require_topic(bag: Path, topics: dict[str, str], topic: str, allowed: tuple[str, ...], described: str) -> None:
+    """Check that the bag has ``topic`` with one of the ``allowed`` message types.
+
+    Raises:
+        LednetError: the topic is absent (the message lists the bag's topics
+            and types) or holds another type (``described`` says what it should be).
+    """
+    if topic not in topics:
+        listing = ", ".join(f"{t} ({m})" for t, m in sorted(topics.items())) or "none"
+        msg = f"{bag}: no topic {topic!r}; the bag has: {listing}"
+        raise LednetError(msg)
+    if topics[topic] not in allowed:
+        msg = f"{bag}: topic {topic!r} holds {topics[topic]}, not {described}"
+        raise LednetError(msg)
+
+
+def decode_message(message: Any, msgtype: str = IMAGE) -> DecodedImage:
+    """Pixels of an ``Image`` or ``CompressedImage`` message (rosbags or rclpy)."""
+    if msgtype.endswith("CompressedImage"):
+        return decode_compressed(message.format, message.data)
+    return decode_image(
+        message.encoding, message.height, message.width, message.step, message.is_bigendian, message.data
+    )
 
 
 def _header(stamp_ns: int, frame_id: str) -> Any:
@@ -74,7 +147,7 @@ class BagWriter:
         pixels = np.ascontiguousarray(pixels)
         height, width = pixels.shape[:2]
         step = pixels.strides[0]
-        message = _TYPESTORE.types["sensor_msgs/msg/Image"](
+        message = _TYPESTORE.types[IMAGE](
             header=_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
             is_bigendian=0, step=step, data=pixels.view(np.uint8).reshape(-1),
         )  # fmt: skip
@@ -85,7 +158,7 @@ class BagWriter:
         types = _TYPESTORE.types
         k = camera.intrinsics()
         projection = np.hstack([k, np.zeros((3, 1))])
-        message = types["sensor_msgs/msg/CameraInfo"](
+        message = types[CAMERA_INFO](
             header=_header(stamp_ns, frame_id), height=camera.height, width=camera.width,
             distortion_model="plumb_bob", d=np.zeros(5), k=k.reshape(-1), r=np.eye(3).reshape(-1),
             p=projection.reshape(-1), binning_x=0, binning_y=0,

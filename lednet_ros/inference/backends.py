@@ -15,12 +15,12 @@ output size, argmax, confidence) run there too, as a small second graph per
 score shape and output size (:func:`make_head_runner`): on the CPU they are
 about twice as fast as PyTorch's, which matters most when a small model
 size is upsampled to a large camera image (the node's inference at
-1920x1080 with the shipped 512x256 weights: 173 ms before, 125 ms after, on
-2 cores).
+1920x1080 with the shipped 512x256 weights takes about 125 ms on 2 cores
+this way, about 173 ms with PyTorch's steps).
 
 The ONNX backends need a graph of a fixed input shape: it is exported from
-the folded network (the TorchScript-based exporter, about 2 s) the first
-time a shape is seen and kept in a cache folder, keyed by a digest of the
+the folded network (:mod:`lednet_ros.inference.onnx_export`, about 2 s) the
+first time a shape is seen and kept in a cache folder, keyed by a digest of the
 weights and the shape, so the next start is fast. ``LEDNET_ROS_CACHE`` moves
 the cache (default ``$XDG_CACHE_HOME/lednet_ros``, else ``~/.cache/lednet_ros``).
 """
@@ -33,15 +33,14 @@ import logging
 import os
 import tempfile
 import threading
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 
 from lednet_ros.errors import LednetError
+from lednet_ros.inference.onnx_export import ONNX_OPSET, export_coarse_onnx, export_head_onnx
 from lednet_ros.inference.options import BACKENDS
 
 if TYPE_CHECKING:
@@ -56,9 +55,6 @@ __all__ = [
     "HeadRunner",
     "available_backends",
     "cache_dir",
-    "classify_scores",
-    "export_coarse_onnx",
-    "export_head_onnx",
     "make_head_runner",
     "make_runner",
     "resolve_backend",
@@ -72,8 +68,7 @@ CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
 ONNX Runtime leads at every size on the AVX-512 Xeon and ties OpenVINO at 1024x512 on the AVX2 EPYC."""
 
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
-ONNX_OPSET = 17
-GRAPH_VERSION = 3
+GRAPH_VERSION = 4
 """Part of every cached graph's name: bump it when the exported code (not the weights) changes."""
 
 
@@ -141,27 +136,6 @@ def weights_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-class _Coarse(torch.nn.Module):
-    """The network up to its 1/8-resolution scores (what the backends run)."""
-
-    def __init__(self, model: LEDNet) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model.coarse_logits(x)
-
-
-def export_coarse_onnx(model: LEDNet, shape: tuple[int, int, int, int], path: Path) -> Path:
-    """Export ``model.coarse_logits`` at ``shape`` (N, 3, H, W) to ONNX, atomically.
-
-    Raises:
-        LednetError: the exporter failed (its message is included).
-    """
-    cpu_model = _Coarse(model).to("cpu", torch.float32).eval()
-    return _export(cpu_model, torch.zeros(shape), ["image"], ["logits"], path, f"the network at {shape}")
-
-
 _fallback_dir: list[Path] = []
 """The private temporary cache of this process, once the real one turned out unwritable."""
 
@@ -188,66 +162,6 @@ def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> 
     return _cached_onnx(f"lednet_{digest[:16]}_{n}x3x{h}x{w}_opset{ONNX_OPSET}_v{GRAPH_VERSION}.onnx",
                         "the network for this weights and input shape",
                         lambda path: export_coarse_onnx(model, shape, path))  # fmt: skip
-
-
-def classify_scores(
-    coarse: torch.Tensor, size: tuple[int, int], confidence: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
-
-    The one definition of these steps: the engine runs it in PyTorch (and a
-    CUDA graph captures it), and :func:`export_head_onnx` exports it. The
-    scores are upsampled in fp32 (fp16 scores from the network): fp16
-    interpolation would add ties and flips.
-    """
-    logits = F.interpolate(coarse.float(), size=size, mode="bilinear", align_corners=True)
-    best, channel = logits.max(dim=1)
-    if not confidence:
-        return channel, None
-    denominator = torch.exp(logits - best.unsqueeze(1)).sum(dim=1)  # max softmax = 1 / sum(exp(l - max))
-    return channel, (255.0 / denominator).round_().to(torch.uint8)
-
-
-class _Head(torch.nn.Module):
-    """:func:`classify_scores` at one output size, as a module to export."""
-
-    def __init__(self, size: tuple[int, int], confidence: bool) -> None:
-        super().__init__()
-        self.size = size
-        self.confidence = confidence
-
-    def forward(self, coarse: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        channel, confidence = classify_scores(coarse, self.size, self.confidence)
-        return (channel,) if confidence is None else (channel, confidence)
-
-
-def export_head_onnx(coarse_shape: tuple[int, int, int, int], size: tuple[int, int], confidence: bool,
-                     path: Path) -> Path:  # fmt: skip
-    """Export the upsampling to ``size`` (height, width), argmax and confidence of ``coarse_shape`` scores.
-
-    Raises:
-        LednetError: the exporter failed.
-    """
-    return _export(_Head(size, confidence).eval(), torch.zeros(coarse_shape), ["logits"],
-                   ["channel", "confidence"][: 1 + confidence], path, f"the head {coarse_shape} -> {size}")  # fmt: skip
-
-
-def _export(module: torch.nn.Module, example: torch.Tensor, inputs: list[str], outputs: list[str], path: Path,
-            what: str) -> Path:  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(handle)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # tracer and deprecation warnings: the shape is fixed on purpose
-            torch.onnx.export(module, (example,), temporary, input_names=inputs, output_names=outputs,
-                              opset_version=ONNX_OPSET, dynamo=False)  # fmt: skip
-        Path(temporary).replace(path)
-    except Exception as exc:
-        Path(temporary).unlink(missing_ok=True)
-        msg = f"exporting {what} to ONNX failed: {type(exc).__name__}: {exc}"
-        raise LednetError(msg) from None
-    return path
 
 
 _shared_arena: list[bool] = []

@@ -35,7 +35,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from lednet_ros.model.checkpoint import Checkpoint
+    from lednet_ros.model.weights import Checkpoint
 
 __all__ = [
     "BN_EPS",

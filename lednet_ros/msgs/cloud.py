@@ -1,8 +1,8 @@
 """Semantic point clouds: an aligned depth image back-projected, each point carrying its class.
 
 rclpy-free: the node fills a ``sensor_msgs/PointCloud2`` from what this
-module returns (:data:`POINT_DTYPE` records and :data:`POINT_FIELDS`), and
-tests read it back with ``sensor_msgs_py.point_cloud2.read_points`` or its
+module returns (:func:`cloud_fields` of :data:`POINT_DTYPE` records, and
+:data:`POINT_FIELDS`), and tests read it back with ``sensor_msgs_py.point_cloud2.read_points`` or its
 PyPI port ``pointcloud2``.
 
 Geometry follows REP-103's optical frame, as the depth camera's
@@ -18,6 +18,7 @@ colour transformer); label at 16 as uint8 (the train id); 20 bytes per point
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "POINT_DTYPE",
     "POINT_FIELDS",
     "Intrinsics",
+    "cloud_fields",
     "decode_depth",
     "depth_in_metres",
     "pack_rgb",
@@ -194,3 +196,26 @@ def semantic_cloud(
     points["rgb"] = pack_rgb(palette[ids])
     points["label"] = ids
     return points
+
+
+def cloud_fields(points: np.ndarray) -> dict[str, object]:
+    """The ``sensor_msgs/PointCloud2`` fields, other than ``header`` and ``fields``, of a :data:`POINT_DTYPE` array.
+
+    An unorganised cloud (one row), dense (no invalid point). ``data`` is an
+    ``array.array`` of bytes, which a ROS message takes without a per-byte check.
+
+    Raises:
+        ValueError: ``points`` is not a 1-D :data:`POINT_DTYPE` array.
+    """
+    if points.dtype != POINT_DTYPE or points.ndim != 1:
+        msg = f"expected a 1-D array of POINT_DTYPE, got {points.dtype} with shape {points.shape}"
+        raise ValueError(msg)
+    return {
+        "height": 1,
+        "width": len(points),
+        "is_bigendian": False,
+        "point_step": POINT_DTYPE.itemsize,
+        "row_step": POINT_DTYPE.itemsize * len(points),
+        "is_dense": True,
+        "data": array.array("B", points.tobytes()),
+    }

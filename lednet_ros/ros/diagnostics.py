@@ -2,17 +2,22 @@
 
 The node writes one ``diagnostic_msgs/DiagnosticStatus`` per camera, named
 ``"<node's full name>: <input topic>"``, whose values carry the keys below.
-The tools that watch a node (``replay``, ``bench-node``, the soak benchmark,
-the tests) find a camera's status and read its values with the functions
-here, so a renamed key cannot leave a reader behind.
+The node fills a status with :func:`camera_summary` and
+:func:`camera_status_values`; the tools that watch a node (``replay``,
+``bench-node``, the soak benchmark, the tests) find a camera's status and read
+its values with the readers here, so a renamed key cannot leave a reader
+behind.
 
-Works on message objects by attribute, so reading needs no rclpy import.
+Works on plain values and on message objects by attribute, so neither the
+writer nor the readers need an rclpy import.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from lednet_ros.ros.telemetry import CloudSnapshot, TelemetrySnapshot
 
 __all__ = [
     "CLOUDS",
@@ -39,6 +44,8 @@ __all__ = [
     "REJECTED",
     "UNSUBSCRIBED",
     "WEIGHTS",
+    "camera_status_values",
+    "camera_summary",
     "camera_values",
     "counter",
     "frames_balance",
@@ -110,3 +117,46 @@ def counter(values: Mapping[str, str], key: str) -> int:
 def frames_balance(values: Mapping[str, str]) -> bool:
     """Whether every frame received was handled one way or another (nothing is in flight)."""
     return bool(values) and counter(values, RECEIVED) == sum(counter(values, key) for key in HANDLED)
+
+
+def camera_summary(snapshot: TelemetrySnapshot, *, subscribed: bool, rate_warn_fraction: float) -> tuple[bool, str]:
+    """(warn, message) of a camera's status.
+
+    WARN while the output rate is more than ``rate_warn_fraction`` below the
+    input rate (only while somebody subscribes: otherwise no output is
+    expected), or when frames were rejected and none processed.
+    """
+    s = snapshot
+    if subscribed and s.input_hz > 0 and s.output_hz < s.input_hz * (1.0 - rate_warn_fraction):
+        return True, f"output {s.output_hz:.1f} Hz is behind input {s.input_hz:.1f} Hz"
+    if s.rejected and s.last_reject_reason:
+        return s.processed == 0, f"segmenting; last rejected frame: {s.last_reject_reason}"
+    return False, "segmenting" if subscribed else "idle: no subscribers"
+
+
+def camera_status_values(
+    snapshot: TelemetrySnapshot,
+    *,
+    outputs: Iterable[str],
+    device: str,
+    precision: str,
+    weights: str,
+    cloud: CloudSnapshot | None = None,
+) -> dict[str, str]:
+    """The key/value pairs of a camera's status; ``outputs`` are those somebody subscribes to."""
+    s = snapshot
+    values = {
+        INPUT_RATE_HZ: f"{s.input_hz:.2f}", OUTPUT_RATE_HZ: f"{s.output_hz:.2f}",
+        LATENCY_P50_MS: f"{s.latency_ms[0]:.1f}", LATENCY_P95_MS: f"{s.latency_ms[1]:.1f}",
+        LATENCY_MAX_MS: f"{s.latency_ms[2]:.1f}", INFERENCE_P50_MS: f"{s.inference_ms[0]:.1f}",
+        INFERENCE_P95_MS: f"{s.inference_ms[1]:.1f}",
+        RECEIVED: str(s.received), PROCESSED: str(s.processed), DROPPED: str(s.dropped), REJECTED: str(s.rejected),
+        FAILED: str(s.failed), UNSUBSCRIBED: str(s.unsubscribed),
+        OUTPUTS: ",".join(outputs) or "none", DEVICE: device, PRECISION: precision, WEIGHTS: weights,
+    }  # fmt: skip
+    if cloud is not None:
+        values.update({
+            CLOUDS: str(cloud.clouds), CLOUD_BUILD_MS: f"{cloud.build_ms:.1f}", DEPTH_UNPAIRED: str(cloud.unpaired),
+            DEPTH_WITHOUT_CAMERA_INFO: str(cloud.without_camera_info), DEPTH_REJECTED: str(cloud.rejected),
+        })  # fmt: skip
+    return values

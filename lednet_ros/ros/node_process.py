@@ -16,29 +16,28 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lednet_ros.inference.options import EngineOptions
+from lednet_ros.ros.parameters import ParameterValue, engine_values
 
 __all__ = ["NODE_MODULE", "cpu_seconds", "engine_parameters", "node_command", "start_node_process", "stop_node_process"]
 
 NODE_MODULE = "lednet_ros.ros.node"
 """``python -m NODE_MODULE`` runs the node, as the ``segmentation_node`` executable does."""
 
-ParameterValue = str | int | float | bool | Sequence[str]
-
 
 def engine_parameters(options: EngineOptions) -> tuple[dict[str, ParameterValue], dict[str, str]]:
     """``options`` as the node's parameters, and the environment to add.
 
-    ``threads`` becomes ``OMP_NUM_THREADS``: the node has no threads parameter.
+    Unset weights and model size are left out (the node's defaults mean the
+    same) and a weights path is made absolute. ``threads`` becomes ``OMP_NUM_THREADS``: the node has no
+    threads parameter.
     """
-    params: dict[str, ParameterValue] = {
-        "device": options.device, "precision": options.precision, "backend": options.backend,
-        "keep_aspect": options.keep_aspect, "cuda_graphs": options.cuda_graphs,
-        "compile_network": options.compile_network,
-    }  # fmt: skip
+    params = engine_values(options)
     if options.weights:
         params["weights"] = str(Path(options.weights).resolve())
-    if options.model_size:
-        params["model_width"], params["model_height"] = options.model_size
+    else:
+        del params["weights"]
+    if not options.model_size:
+        del params["model_width"], params["model_height"]
     return params, ({"OMP_NUM_THREADS": str(options.threads)} if options.threads else {})
 
 

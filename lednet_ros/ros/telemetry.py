@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lednet_ros.evaluation.stats import percentiles
 
-__all__ = ["CameraTelemetry", "RateMeter", "TelemetrySnapshot"]
+__all__ = ["CameraTelemetry", "CloudSnapshot", "RateMeter", "TelemetrySnapshot"]
 
 
 class RateMeter:
@@ -65,6 +65,19 @@ class TelemetrySnapshot:
     latency_ms: tuple[float, float, float]  # p50, p95, max
     inference_ms: tuple[float, float, float]
     last_reject_reason: str
+
+
+@dataclass(frozen=True)
+class CloudSnapshot:
+    """One diagnostics reading of the semantic point cloud (the camera with the depth input)."""
+
+    clouds: int
+    build_ms: float
+    """Time to decode, back-project and pack the last cloud."""
+    unpaired: int
+    """Depth frames given up on without a colour frame within the tolerance."""
+    without_camera_info: int
+    rejected: int
 
 
 @dataclass

@@ -142,9 +142,15 @@ def test_demo_replays_a_generated_drive_through_the_node(
     monkeypatch.setenv("ROS_DOMAIN_ID", str(random.SystemRandom().randint(201, 230)))
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     result = lednet_ros("demo", "--out", str(tmp_path), "--size", "64x32", "--weights", str(weights),
-                        "--model-size", "64x32", "--drive-frames", "6", "--drive-size", "96x48", "--device", "cpu")  # fmt: skip
+                        "--model-size", "64x32", "--drive-frames", "6", "--drive-size", "96x48", "--device", "cpu",
+                        "--no-cuda-graphs")  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "replay" / "report.json").read_text())
+    # The demo's own engine options reach the node it starts, read back from the node's parameters.
+    parameters = report["node_parameters"]
+    assert parameters["cuda_graphs"] is False and parameters["compile_network"] is False
+    assert (parameters["device"], parameters["model_width"], parameters["model_height"]) == ("cpu", 64, 32)
+    assert parameters["weights"] == str(weights.resolve())
     assert report["replay"]["frames_sent"] == 6 and report["replay"]["outputs_received"] >= 1
     assert report["frames"] == report["replay"]["outputs_received"]
     assert (

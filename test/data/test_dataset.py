@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from lednet_ros.commands.synth import run as synth
 from lednet_ros.data.datasets import Augmentation, SegmentationDataset, find_samples, label_histogram, read_label
+from lednet_ros.data.generate import generate_dataset as synth
 from lednet_ros.errors import LednetError
 from lednet_ros.model.classes import load_class_config
 

@@ -14,11 +14,11 @@ import pytest
 import torch
 from conftest import randomized_checkpoint
 
-from lednet_ros.commands.score import run as score
-from lednet_ros.commands.synth import run as synth
 from lednet_ros.data.datasets import find_samples, read_label
+from lednet_ros.data.generate import generate_dataset as synth
 from lednet_ros.data.image_files import read_rgb
 from lednet_ros.evaluation.metrics import ConfusionMatrix
+from lednet_ros.evaluation.score import score_split as score
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lednet_ros.model.network import fold_batchnorm

@@ -59,11 +59,11 @@ def test_backend_labels_agree_with_the_pytorch_engine(backend: str, checkpoint, 
         assert np.abs(one.confidence.astype(int) - expected.confidence.astype(int)).max() <= 2
     graphs = [p.name for p in network_graphs(tmp_path)]
     digest = weights_digest(engine.model)[:16]
-    assert graphs == [f"lednet_{digest}_1x3x64x128_opset17_v3.onnx", f"lednet_{digest}_3x3x64x128_opset17_v3.onnx"]
+    assert graphs == [f"lednet_{digest}_1x3x64x128_opset17_v4.onnx", f"lednet_{digest}_3x3x64x128_opset17_v4.onnx"]
     heads = sorted(p.name for p in tmp_path.glob("lednet_head_*.onnx"))
     if backend == "onnxruntime":  # its upsampling and argmax run in ONNX Runtime too: one graph per output size
         sizes = [(160, 320), (480, 640), (64, 128)]
-        assert set(heads) == {f"lednet_head_1x19x8x16_to_{h}x{w}_conf_opset17_v3.onnx" for h, w in sizes}
+        assert set(heads) == {f"lednet_head_1x19x8x16_to_{h}x{w}_conf_opset17_v4.onnx" for h, w in sizes}
     else:
         assert heads == []
 
@@ -172,8 +172,8 @@ def test_warm_up_builds_both_heads_so_the_first_frame_exports_nothing(checkpoint
     engine.warm_up([(80, 60)])
     built = sorted(p.name for p in tmp_path.glob("*.onnx"))
     assert sorted(p.name for p in tmp_path.glob("lednet_head_*.onnx")) == [
-        "lednet_head_1x19x4x8_to_60x80_conf_opset17_v3.onnx",
-        "lednet_head_1x19x4x8_to_60x80_labels_opset17_v3.onnx",
+        "lednet_head_1x19x4x8_to_60x80_conf_opset17_v4.onnx",
+        "lednet_head_1x19x4x8_to_60x80_labels_opset17_v4.onnx",
     ]
     image = street_scene(80, 60, seed=8).image
     engine.infer(image, confidence=True)

@@ -14,7 +14,7 @@ from conftest import cuda
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.inference.lru import LruCache
-from lednet_ros.model.checkpoint import Checkpoint
+from lednet_ros.model.weights import Checkpoint
 
 
 def test_graph_cache_evicts_least_recently_used() -> None:

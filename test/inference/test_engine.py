@@ -11,8 +11,8 @@ from conftest import cuda, randomized_checkpoint
 
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.errors import ImageEncodingError, LednetError
-from lednet_ros.inference.engine import SegmentationEngine, model_input_size, resolve_device, resolve_precision
-from lednet_ros.model.checkpoint import Checkpoint
+from lednet_ros.inference.engine import SegmentationEngine
+from lednet_ros.model.weights import Checkpoint
 
 
 def reference_logits(checkpoint: Checkpoint, image_rgb: np.ndarray, model_size: tuple[int, int]) -> torch.Tensor:
@@ -142,13 +142,6 @@ def test_outputs_are_only_computed_on_request(engine: SegmentationEngine) -> Non
     assert result.confidence is None and result.color is None and result.overlay is None
 
 
-def test_keep_aspect_derives_the_model_height() -> None:
-    assert model_input_size((1920, 1080), (1024, 512), keep_aspect=True) == (1024, 576)
-    assert model_input_size((640, 480), (1024, 512), keep_aspect=True) == (1024, 768)
-    assert model_input_size((1920, 1080), (1024, 512), keep_aspect=False) == (1024, 512)
-    assert model_input_size((10, 2000), (1024, 512), keep_aspect=True) == (1024, 4096)  # capped at 4:1
-
-
 def test_keep_aspect_engine_matches_reference_at_derived_size(checkpoint: Checkpoint) -> None:
     engine = SegmentationEngine(checkpoint, device="cpu", model_size=(160, 80), keep_aspect=True)
     image = _random_image(90, 160, seed=8)
@@ -177,19 +170,6 @@ def test_bad_arguments_are_rejected(engine: SegmentationEngine) -> None:
         engine.infer(_random_image(8, 8, 0), order="yuv")  # type: ignore[arg-type]
     with pytest.raises(LednetError, match="too small"):
         SegmentationEngine(randomized_checkpoint(0), device="cpu", model_size=(4, 4))
-
-
-def test_device_and_precision_resolution() -> None:
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    assert resolve_precision("auto", torch.device("cpu")) == torch.float32
-    assert resolve_precision("fp16", torch.device("cuda", 0)) == torch.float16
-    with pytest.raises(LednetError, match="unknown device 'gpu'"):
-        resolve_device("gpu")
-    with pytest.raises(LednetError, match="fp16' needs a CUDA device"):
-        resolve_precision("fp16", torch.device("cpu"))
-    with pytest.raises(LednetError, match="unknown precision"):
-        resolve_precision("int8", torch.device("cpu"))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

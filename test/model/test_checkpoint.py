@@ -18,7 +18,6 @@ from lednet_ros.model.checkpoint import (
     CHECKPOINT_FORMAT,
     default_checkpoint,
     load_checkpoint,
-    remap_authors_state_dict,
     save_checkpoint,
     untrained_checkpoint,
 )
@@ -87,26 +86,6 @@ def test_authors_checkpoint_loads_with_void_class_and_equals_their_network(tmp_p
         f"authors' layout equivalence at 1024x512: max abs difference {error:.3g} (max |logit| {expected.abs().max():.3g})"
     )
     assert error < 1e-10, f"max abs difference to the authors' network: {error}"
-
-
-def test_authors_key_mapping_puts_each_mirrored_conv_in_its_place() -> None:
-    sd = authors_state_dict(seed=1)
-    mapped = remap_authors_state_dict(sd)
-    assert not any(k.startswith("encoder.output_conv") for k in mapped)
-    pairs = {
-        "encoder.initial_block.conv.weight": "encoder.stage1.down.conv.weight",
-        "encoder.layers.0.conv3x1_1_l.weight": "encoder.stage1.unit1.left.conv1a.weight",
-        "encoder.layers.0.conv1x3_1_r.weight": "encoder.stage1.unit1.right.conv1a.weight",
-        "encoder.layers.3.bn.running_var": "encoder.stage2.down.bn.running_var",
-        "encoder.layers.14.conv3x1_2_r.bias": "encoder.stage3.unit8.right.conv2b.bias",
-        "decoder.apn.branch1.1.conv.1.weight": "decoder.pool_branch.bn.weight",
-        "decoder.apn.conv1.conv.0.weight": "decoder.skip1.conv.weight",
-        "decoder.apn.down3.1.conv.0.weight": "decoder.down3.1.conv.weight",
-    }
-    for theirs, ours in pairs.items():
-        assert torch.equal(mapped[ours], sd[theirs]), f"{theirs} -> {ours}"
-    assert mapped["encoder.stage3.unit8.right.conv2b.weight"].shape[-2:] == (3, 1)
-    assert len(mapped) == len(sd) - 2  # output_conv weight and bias dropped
 
 
 def test_engine_publishes_the_authors_void_class_as_ignore(tmp_path: Path) -> None:
@@ -269,7 +248,7 @@ def test_non_finite_weights_and_bad_metadata_are_refused(tmp_path: Path) -> None
         load_checkpoint(tmp_path / "future.pt")
 
 
-def test_default_checkpoint_is_marked_untrained_until_weights_are_shipped() -> None:
+def test_default_checkpoint_is_the_shipped_weights_or_marked_untrained() -> None:
     checkpoint = default_checkpoint()
     if checkpoint.path is None:
         assert checkpoint.meta.trained is False

@@ -16,15 +16,19 @@ import numpy as np
 import pytest
 import rclpy
 from conftest import randomized_checkpoint
-from ros_helpers import BEST_EFFORT, RELIABLE, Client, node_is_idle, spin_until, stamp_ns, start_node, stop_node
+from ros_helpers import BEST_EFFORT, RELIABLE, Client, spin_until, stamp_ns, start_node, stop_node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.model.checkpoint import save_checkpoint
 from lednet_ros.msgs.image import decode_image
+from lednet_ros.ros.diagnostics import frames_balance
+from lednet_ros.ros.parameters import PARAMETER_NAMES, PARAMETERS
 
 MODEL = (64, 32)
+ROS_OWN_PARAMETERS = {"use_sim_time", "start_type_description_service"}
+"""Declared by rclpy itself on every node."""
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +184,7 @@ def test_frames_faster_than_inference_drop_the_oldest_and_the_newest_wins(runnin
         which a frame still in inference at that moment would leave unbalanced for good)."""
         status = client.latest_status()
         return (
-            node_is_idle(status)
+            frames_balance(status)
             and int(status["received"]) > int(before["received"])
             and bool(client.received["labels"])
         )
@@ -195,6 +199,25 @@ def test_frames_faster_than_inference_drop_the_oldest_and_the_newest_wins(runnin
     assert len(stamps) <= int(after["processed"]) - int(before["processed"])
 
 
+def test_the_node_declares_exactly_the_parameter_table_with_its_descriptors(running: tuple) -> None:
+    client, _, _ = running
+    declared = set(client.list_parameters()) - ROS_OWN_PARAMETERS
+    assert declared == set(PARAMETER_NAMES)
+    descriptors = client.describe_parameters(list(PARAMETER_NAMES))
+    for parameter, descriptor in zip(PARAMETERS, descriptors, strict=True):
+        expected = parameter.descriptor()
+        assert descriptor.name == parameter.name and descriptor.description == expected.description
+        assert descriptor.read_only == expected.read_only
+        assert descriptor.additional_constraints == expected.additional_constraints
+        assert [(r.from_value, r.to_value) for r in descriptor.integer_range] == [
+            (r.from_value, r.to_value) for r in expected.integer_range
+        ]
+        assert [(r.from_value, r.to_value) for r in descriptor.floating_point_range] == [
+            (r.from_value, r.to_value) for r in expected.floating_point_range
+        ]
+    assert client.get_parameter("model_width") == MODEL[0]  # an override, read back through the table's name
+
+
 def test_no_subscribers_means_no_inference(ros: None, weights: Path, tmp_path: Path) -> None:
     process = start_node("quiet", tmp_path / "log", f"weights:={weights}", f"model_width:={MODEL[0]}",
                          f"model_height:={MODEL[1]}", "diagnostics_period:=0.5")  # fmt: skip
@@ -207,7 +230,7 @@ def test_no_subscribers_means_no_inference(ros: None, weights: Path, tmp_path: P
         assert client.spin_until(lambda: int(client.latest_status().get("received", 0)) >= 1, 10)
         assert client.latest_status()["processed"] == "0"
         # ... and the frames are not lost from the books: each one is counted as taken with nobody listening.
-        assert client.spin_until(lambda: node_is_idle(client.latest_status()), 10), repr(client.latest_status())
+        assert client.spin_until(lambda: frames_balance(client.latest_status()), 10), repr(client.latest_status())
         assert int(client.latest_status()["unsubscribed"]) >= 1
     finally:
         client.node.destroy_node()

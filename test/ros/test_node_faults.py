@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 import rclpy
 from conftest import randomized_checkpoint
-from ros_helpers import RELIABLE, Client, node_is_idle, process_memory_kib, spin_until, stamp_ns, start_node, stop_node
+from ros_helpers import RELIABLE, Client, process_memory_kib, spin_until, stamp_ns, start_node, stop_node
 from sensor_msgs.msg import CameraInfo, Image
 
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.model.checkpoint import save_checkpoint
+from lednet_ros.ros.diagnostics import frames_balance
 
 MODEL = (64, 32)
 
@@ -179,7 +180,7 @@ def test_a_burst_of_1000_frames_leaves_memory_flat_and_the_node_answering(ros: N
             warmed = client.publish_until(lambda: any(m.width == 640 for m in client.received["labels"]), 30, "rgb8",
                                           image, 2)  # fmt: skip
             assert warmed, f"no VGA frame was segmented in 30 s: {client.latest_status()!r}"
-            assert client.spin_until(lambda: node_is_idle(client.latest_status()), 10), repr(client.latest_status())
+            assert client.spin_until(lambda: frames_balance(client.latest_status()), 10), repr(client.latest_status())
             before_memory = process_memory_kib(process.pid)
             before = client.latest_status()
             message = client.publish("rgb8", image, 3)
@@ -199,7 +200,7 @@ def test_a_burst_of_1000_frames_leaves_memory_flat_and_the_node_answering(ros: N
                 The node's own totals are compared, not differences from ``before``: a copy of the first frame
                 may still have been in inference when ``before`` was taken, and then differences never balance.
                 """
-                return node_is_idle(client.latest_status()) and int(client.latest_status()["received"]) > int(
+                return frames_balance(client.latest_status()) and int(client.latest_status()["received"]) > int(
                     before["received"]
                 )
 
@@ -211,7 +212,7 @@ def test_a_burst_of_1000_frames_leaves_memory_flat_and_the_node_answering(ros: N
     received = int(after["received"]) - int(before["received"])
     peak_growth_mib = (after_memory["VmHWM"] - before_memory["VmHWM"]) / 1024
     print(f"burst: {received} frames reached the node, peak RSS +{peak_growth_mib:.1f} MiB, {after}")
-    assert received > 0 and node_is_idle(after)  # nothing left waiting, nothing lost inside the node
+    assert received > 0 and frames_balance(after)  # nothing left waiting, nothing lost inside the node
     assert int(after["dropped"]) > int(before["dropped"])
     # Had the frames queued up anywhere in the node, the peak would have grown by up to 900 MiB.
     assert peak_growth_mib < 100, f"peak RSS grew by {peak_growth_mib:.1f} MiB"

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lednet_ros.commands.synth import run as synth
-from lednet_ros.commands.train import TrainConfig, enet_class_weights, run
+from lednet_ros.commands.train import build_parser, parse_config
+from lednet_ros.data.generate import generate_dataset as synth
 from lednet_ros.model.checkpoint import load_checkpoint
+from lednet_ros.training.config import TrainConfig
+from lednet_ros.training.recipe import enet_class_weights
+from lednet_ros.training.trainer import run
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +22,13 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     synth(root, 4, seed=0, size=(96, 48), split="train", progress=False)
     synth(root, 4, seed=0, size=(96, 48), split="val", progress=False)  # the same frames: over-fitting is the point
     return root
+
+
+def test_the_command_line_defaults_are_the_config_defaults() -> None:
+    assert {f.name for f in fields(TrainConfig)} == set(vars(build_parser().parse_args(["root"])))
+    assert parse_config(["root"]) == TrainConfig(data="root")
+    config = parse_config(["root", "--size", "64x32", "--betas", "0.8", "0.99", "--no-flip", "--max-iterations", "7"])
+    assert config == TrainConfig(data="root", size=(64, 32), betas=(0.8, 0.99), flip=False, max_iterations=7)
 
 
 def test_enet_weights_follow_the_formula() -> None:

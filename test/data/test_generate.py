@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from rosbags.highlevel import AnyReader
 
-from lednet_ros.commands.synth import frame_seed
-from lednet_ros.commands.synth import run as synth
+from lednet_ros.data.generate import drive_is_current, frame_seed, generate_drive
+from lednet_ros.data.generate import generate_dataset as synth
 from lednet_ros.data.synthetic import street_scene
 
 
@@ -64,3 +64,16 @@ def test_cityscapes_files_hold_the_generated_frames(tmp_path: Path) -> None:
 def test_frame_seeds_do_not_depend_on_the_set_size_and_differ_between_sets() -> None:
     assert [frame_seed(0, i) for i in range(3)] == [frame_seed(0, i) for i in range(5)][:3]
     assert len({frame_seed(s, i) for s in range(3) for i in range(50)}) == 150
+
+
+def test_a_drive_is_reused_only_while_it_matches_what_is_asked(tmp_path: Path) -> None:
+    drive = tmp_path / "drive"
+    assert not drive_is_current(drive, 2, seed=0, size=(32, 16))
+    bag = generate_drive(drive, 2, seed=0, size=(32, 16))
+    assert bag == drive / "bag" and (bag / "metadata.yaml").is_file()
+    assert drive_is_current(drive, 2, seed=0, size=(32, 16))
+    assert not drive_is_current(drive, 3, seed=0, size=(32, 16))
+    assert not drive_is_current(drive, 2, seed=1, size=(32, 16))
+    assert not drive_is_current(drive, 2, seed=0, size=(48, 16))
+    generate_drive(drive, 3, seed=0, size=(32, 16))  # replaces the old one (a bag folder is never overwritten)
+    assert drive_is_current(drive, 3, seed=0, size=(32, 16))

@@ -1,4 +1,4 @@
-"""``lednet-ros evaluate`` on small generated bags, both storage formats."""
+"""The offline evaluation (``lednet-ros evaluate``) on small generated bags, both storage formats."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from conftest import randomized_checkpoint
 
-from lednet_ros.commands.evaluate import run
-from lednet_ros.commands.synth import frame_seed
 from lednet_ros.data.bags import BagWriter
+from lednet_ros.data.generate import frame_seed
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.evaluation.metrics import ConfusionMatrix, Scores
+from lednet_ros.evaluation.offline import PAIRING_KEEP, run
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.model.checkpoint import save_checkpoint
 from lednet_ros.model.classes import load_class_config
@@ -139,3 +139,30 @@ def test_bad_bags_and_topics_are_one_error_line(tmp_path: Path, args: list[str],
                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_streams_that_never_pair_are_all_counted_unpaired_however_long(tmp_path: Path) -> None:
+    """More frames than the pairing keeps: the ones it gives up on and those still waiting both count."""
+    frames = PAIRING_KEEP + 9
+    labels = np.zeros((4, 8), np.uint8)
+    with BagWriter(tmp_path / "bag", "sqlite3") as bag:
+        for i in range(frames):
+            stamp = 1_700_000_000_000_000_000 + i * 100_000_000
+            bag.write_image("/cam/predicted", labels, "mono8", stamp, "cam")
+            bag.write_image("/cam/labels", labels, "mono8", stamp + 1_000_000, "cam")
+        bag.write_image("/cam/predicted", labels, "mono8", 1_900_000_000_000_000_000, "cam")  # pairs with the next
+        bag.write_image("/cam/labels", labels, "mono8", 1_900_000_000_000_000_000, "cam")
+    result = run(tmp_path / "bag", "/cam/image", "/cam/labels", CLASSES, predictions_topic="/cam/predicted",
+                 progress=False)  # fmt: skip
+    assert result.frames == 1
+    assert (result.unpaired_images, result.unpaired_labels) == (frames, frames)
+
+
+def test_an_image_left_waiting_at_the_end_of_the_bag_is_unpaired(tmp_path: Path) -> None:
+    make_bag(tmp_path / "bag", "sqlite3")  # its last image has no label
+    result = run(tmp_path / "bag", "/cam/image", "/cam/labels", CLASSES, predictions_topic="/cam/predicted",
+                 progress=False)  # fmt: skip
+    assert (result.frames, result.unpaired_images, result.unpaired_labels) == (4, 0, 0)
+    result = run(tmp_path / "bag", "/cam/image", "/cam/labels", CLASSES, predictions_topic="/cam/image",
+                 progress=False)  # fmt: skip
+    assert (result.frames, result.unpaired_images, result.unpaired_labels) == (4, 1, 0)

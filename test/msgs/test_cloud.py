@@ -1,33 +1,29 @@
-"""The semantic point cloud: pinhole back-projection, labels and colours, pairing, and the node end to end.
+"""The semantic point cloud without ROS: pinhole back-projection, labels and colours, pairing, the message layout.
 
 Clouds are read back with ``pointcloud2`` (PyPI), a port of
 ``sensor_msgs_py.point_cloud2`` (not installable here); on a ROS 2 install
-the same checks run against ``sensor_msgs_py`` too.
+the same checks run against ``sensor_msgs_py`` too. The node end to end is
+in ``test/ros/test_node_cloud.py``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import time
-from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pointcloud2
 import pytest
-import rclpy
-from conftest import randomized_checkpoint
-from ros_helpers import RELIABLE, Client, start_node, stop_node
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.errors import ImageEncodingError
-from lednet_ros.inference.engine import SegmentationEngine
-from lednet_ros.model.checkpoint import save_checkpoint
 from lednet_ros.model.classes import load_class_config
 from lednet_ros.msgs.cloud import (
     POINT_DTYPE,
     POINT_FIELDS,
     Intrinsics,
+    cloud_fields,
     decode_depth,
     pack_rgb,
     semantic_cloud,
@@ -134,14 +130,19 @@ def test_the_fields_read_back_with_sensor_msgs_py_s_layout() -> None:
                           np.array([points["x"][0], points["y"][0], points["z"][0]]))  # fmt: skip
 
 
-def _cloud_message(points: np.ndarray) -> PointCloud2:
-    from sensor_msgs.msg import PointField
+def _cloud_message(points: np.ndarray) -> SimpleNamespace:
+    """A PointCloud2 look-alike (any object with its fields reads back): the node fills the real one the same way."""
+    fields = [SimpleNamespace(name=n, offset=o, datatype=t, count=c) for n, o, t, c in POINT_FIELDS]
+    return SimpleNamespace(fields=fields, **cloud_fields(points))
 
-    message = PointCloud2(height=1, width=len(points), is_bigendian=False, point_step=POINT_DTYPE.itemsize,
-                          row_step=POINT_DTYPE.itemsize * len(points), is_dense=True)  # fmt: skip
-    message.fields = [PointField(name=n, offset=o, datatype=t, count=c) for n, o, t, c in POINT_FIELDS]
-    message.data = points.tobytes()
-    return message
+
+def test_cloud_fields_describe_an_unorganised_dense_cloud_and_refuse_other_arrays() -> None:
+    points = semantic_cloud(np.full((4, 6), 1.0, np.float32), K, np.zeros((4, 6), np.uint8), PALETTE)
+    fields = cloud_fields(points)
+    assert (fields["height"], fields["width"], fields["point_step"], fields["row_step"]) == (1, 24, 20, 480)
+    assert fields["is_dense"] and not fields["is_bigendian"] and bytes(fields["data"]) == points.tobytes()
+    with pytest.raises(ValueError, match="POINT_DTYPE"):
+        cloud_fields(np.zeros(3, np.float32))
 
 
 def test_building_a_vga_cloud_is_fast_enough_to_measure() -> None:
@@ -155,70 +156,3 @@ def test_building_a_vga_cloud_is_fast_enough_to_measure() -> None:
         points = semantic_cloud(depth, intrinsics, labels, PALETTE)
     print(f"640x480 cloud of {len(points)} points: {(time.perf_counter() - started) * 100:.1f} ms")
     assert len(points) > 0
-
-
-# -- the node, end to end -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    checkpoint = randomized_checkpoint(9)
-    return save_checkpoint(tmp_path_factory.mktemp("w") / "cloud.pt", checkpoint.build_model(), checkpoint.meta)
-
-
-def test_the_node_publishes_a_semantic_cloud_of_a_depth_plane(weights: Path, tmp_path: Path) -> None:
-    rclpy.init()
-    log = tmp_path / "log"
-    process = start_node("rgbd", log, f"weights:={weights}", "model_width:=64", "model_height:=32",
-                         "depth_topic:=depth/image_rect", "cloud_stride:=2", "diagnostics_period:=0.3")  # fmt: skip
-    client = Client("rgbd", outputs=())
-    node = client.node
-    clouds: list[PointCloud2] = []
-    try:
-        node.create_subscription(PointCloud2, "/rgbd/segmentation/points", clouds.append, RELIABLE)
-        depth_pub = node.create_publisher(Image, "/rgbd/depth/image_rect", client.image.qos_profile)
-        info_pub = node.create_publisher(CameraInfo, "/rgbd/depth/camera_info", RELIABLE)
-        assert client.spin_until(
-            lambda: depth_pub.get_subscription_count() > 0 and client.image.get_subscription_count() > 0, 60
-        ), log.read_text()
-        info = CameraInfo(width=80, height=60, k=[100.0, 0.0, 40.0, 0.0, 100.0, 30.0, 0.0, 0.0, 1.0])
-        info.header.frame_id = "depth_optical"
-        info_pub.publish(info)
-        colour = street_scene(80, 60, seed=2).image
-        millimetres = np.full((60, 80), 1500, np.uint16)
-        millimetres[:5] = 0  # no return: no points
-        stamp = 7_000_000_000
-        depth = Image(height=60, width=80, encoding="16UC1", step=160, data=millimetres.tobytes())
-        depth.header.stamp.sec, depth.header.frame_id = 7, "depth_optical"
-
-        def send() -> None:
-            depth_pub.publish(depth)  # the depth frame of the instant first, as a driver sends it
-            client.publish("rgb8", colour, stamp, frame_id="color_optical")
-
-        deadline = time.monotonic() + 60
-        while not clouds and time.monotonic() < deadline:
-            info_pub.publish(info)
-            send()
-            client.spin_until(lambda: bool(clouds), 1.0)
-        assert clouds, log.read_text()
-        cloud = clouds[-1]
-        assert cloud.header.frame_id == "depth_optical" and cloud.header.stamp.sec == 7
-        points = pointcloud2.read_points(cloud)
-        assert len(points) == (60 - 6) // 2 * 40  # every 2nd row from 6 on (rows 0-4 have no depth) and column
-        assert np.allclose(points["z"], 1.5)
-        v = np.round(points["y"] / points["z"] * 100 + 30).astype(int)
-        u = np.round(points["x"] / points["z"] * 100 + 40).astype(int)
-        assert v.min() == 6 and set(np.unique(u)) == set(range(0, 80, 2))
-        expected = SegmentationEngine(weights, device="cpu", model_size=(64, 32)).infer(colour).labels
-        agreement = float(np.mean(points["label"] == expected[v, u]))
-        assert agreement >= 0.999, agreement
-        rgb = points["rgb"].view(np.uint32)
-        colours = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1).astype(np.uint8)
-        assert np.array_equal(colours, PALETTE[points["label"]])
-        assert client.spin_until(lambda: int(client.latest_status().get("clouds", 0)) >= 1, 10), client.latest_status()
-    finally:
-        node.destroy_node()
-        code = stop_node(process)
-        rclpy.try_shutdown()
-    output = log.read_text()
-    assert code == 0 and "Traceback" not in output, output

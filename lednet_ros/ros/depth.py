@@ -1,0 +1,180 @@
+"""The semantic point cloud of one camera: aligned depth frames in, ``segmentation/points`` out.
+
+Threading follows the node's rule that callbacks only store and the
+inference thread does the work. The depth callback (executor thread) appends
+the frame to a small inbox and wakes the inference thread; the inference
+thread calls :meth:`SemanticCloud.update` with each new segmentation of the
+camera (or none), which moves the inbox into the stamp pairing and builds
+and publishes the cloud of every pair made. The inbox keeps more than the
+newest frame because a depth frame that arrives while its colour frame is in
+inference must still be there when the segmentation comes out; it is
+bounded like the pairing's own waiting list, and a frame pushed out counts
+as unpaired. Every counter changes under one lock, which the diagnostics
+timer takes too (:meth:`SemanticCloud.snapshot`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+import time
+from collections import deque
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
+from lednet_ros.errors import ImageEncodingError
+from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
+from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
+from lednet_ros.ros.conversions import cloud_message
+from lednet_ros.ros.telemetry import CloudSnapshot
+
+__all__ = ["SemanticCloud"]
+
+WARN_THROTTLE_S = 5.0
+
+
+class SemanticCloud:
+    """Depth frames of one camera paired with its segmentations by stamp, back-projected and published.
+
+    The depth camera_info comes from the sibling topic ``camera_info`` of
+    the depth topic, as image_transport names it.
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        depth_topic: str,
+        points_topic: str,
+        stride: int,
+        tolerance_s: float,
+        palette: np.ndarray,
+        wake: threading.Condition,
+        qos: tuple[QoSProfile, QoSProfile],
+    ) -> None:
+        """Subscribe ``depth_topic`` and its camera_info, publish on ``points_topic``.
+
+        ``palette`` is the 256 x 3 RGB of each label; ``wake`` is the
+        condition the inference thread waits on; ``qos`` is (input, output).
+        """
+        input_qos, output_qos = qos
+        self.topic = node.resolve_topic_name(depth_topic)
+        info_topic = posixpath.join(posixpath.dirname(self.topic), "camera_info")
+        self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
+        self._logger = node.get_logger()
+        self._stride = stride
+        self._palette = palette
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._pairing: StampPairing[np.ndarray, Image] = StampPairing(round(tolerance_s * 1e9))
+        self._inbox: deque[Image] = deque()
+        self._pushed_out = 0
+        self._camera_info: CameraInfo | None = None
+        self._clouds = 0
+        self._build_ms = 0.0
+        self._without_camera_info = 0
+        self._rejected = 0
+        node.create_subscription(Image, self.topic, self._on_depth, input_qos)
+        node.create_subscription(CameraInfo, info_topic, self._on_camera_info, input_qos)
+        self._logger.info(
+            f"semantic point cloud from {self.topic} (camera_info {info_topic}) on "
+            f"{node.resolve_topic_name(points_topic)}"
+        )
+
+    def wanted(self) -> bool:
+        """Whether somebody subscribes to the cloud (it is computed only then)."""
+        return self.publisher.get_subscription_count() > 0
+
+    # -- executor thread ----------------------------------------------------------
+
+    def _on_depth(self, message: Image) -> None:
+        if not self.wanted():
+            return
+        with self._lock:
+            if len(self._inbox) >= self._pairing.keep:
+                self._inbox.popleft()
+                self._pushed_out += 1
+            self._inbox.append(message)
+        with self._wake:
+            self._wake.notify()
+
+    def _on_camera_info(self, message: CameraInfo) -> None:
+        with self._lock:
+            self._camera_info = message
+
+    # -- inference thread ---------------------------------------------------------
+
+    def has_depth(self) -> bool:
+        """Whether depth frames wait for :meth:`update`."""
+        with self._lock:
+            return bool(self._inbox)
+
+    def update(self, segmentation: tuple[int, np.ndarray] | None) -> None:
+        """Pair the waiting depth frames and ``segmentation`` (stamp ns, labels), then publish a cloud per pair.
+
+        ``segmentation`` is None when the inference thread woke for depth
+        frames alone, or when nobody subscribes to the cloud.
+        """
+        with self._lock:
+            unpaired_before = self._unpaired()
+            pairs = []
+            while self._inbox:
+                message = self._inbox.popleft()
+                pair = self._pairing.add_right(header_stamp_ns(message.header), message)
+                if pair is not None:
+                    pairs.append(pair)
+            if segmentation is not None:
+                pair = self._pairing.add_left(*segmentation)
+                if pair is not None:
+                    pairs.append(pair)
+            unpaired = self._unpaired() - unpaired_before
+            info = self._camera_info
+        if unpaired:
+            self._logger.warning(
+                f"{self.topic}: depth frame(s) without a colour frame within depth_tolerance; no cloud for them",
+                throttle_duration_sec=WARN_THROTTLE_S,
+            )
+        for labels, message in pairs:
+            self._publish(labels, message, info)
+
+    def _unpaired(self) -> int:
+        return self._pairing.unpaired_right + self._pushed_out
+
+    def _publish(self, labels: np.ndarray, message: Image, info: CameraInfo | None) -> None:
+        """Back-project a depth frame with the labels of its colour frame and publish it with the depth header."""
+        if info is None:
+            with self._lock:
+                self._without_camera_info += 1
+            self._logger.warning(f"{self.topic}: no camera_info yet; no cloud", throttle_duration_sec=WARN_THROTTLE_S)
+            return
+        started = time.perf_counter()
+        try:
+            metres = decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
+                                  message.data)  # fmt: skip
+            intrinsics = Intrinsics.from_camera_info(info.k, info.width or message.width, info.height or message.height)
+            points = semantic_cloud(metres, intrinsics, labels, self._palette, stride=self._stride)
+        except (ImageEncodingError, ValueError) as exc:
+            with self._lock:
+                self._rejected += 1
+            self._logger.warning(f"{self.topic}: depth frame rejected: {exc}", throttle_duration_sec=WARN_THROTTLE_S)
+            return
+        self.publisher.publish(cloud_message(message.header, points))
+        with self._lock:
+            self._clouds += 1
+            self._build_ms = (time.perf_counter() - started) * 1000.0
+
+    # -- diagnostics timer (executor thread) ----------------------------------------
+
+    def snapshot(self) -> CloudSnapshot:
+        """The counters, for the camera's diagnostics."""
+        with self._lock:
+            return CloudSnapshot(
+                clouds=self._clouds,
+                build_ms=self._build_ms,
+                unpaired=self._unpaired(),
+                without_camera_info=self._without_camera_info,
+                rejected=self._rejected,
+            )
