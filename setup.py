@@ -33,7 +33,6 @@ TEST_REQUIREMENTS = [
     "ruff==0.17.6",
     "rosbags-image==0.10.4",
     "colcon-common-extensions==0.3.0",
-    "onnxscript==0.7.2",
     "openvino==2026.4.1",
     "hypothesis==6.170.15",
     "pointcloud2==0.6.0",

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from lednet_ros.commands.args import add_engine_arguments, engine_options, positive_int, run_guarded
 from lednet_ros.data.bags import STORAGE_PLUGINS
-from lednet_ros.ros.replay import NODE_OUTPUTS, ReplayOptions, replay
+from lednet_ros.ros.replay import ReplayOptions, replay
+from lednet_ros.ros.topics import OUTPUTS
 
 __all__ = ["build_parser", "main"]
 
@@ -73,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=positive_int, metavar="N", help="replay only the first N frames")
     parser.add_argument("--record", type=Path, metavar="BAG", help="write the node's outputs to this new bag")
     parser.add_argument(
-        "--record-outputs", nargs="+", choices=NODE_OUTPUTS, default=list(DEFAULTS["record_outputs"]), metavar="NAME",
-        help=f"outputs --record writes (default: {_default('record_outputs')}; any of {', '.join(NODE_OUTPUTS)})",
+        "--record-outputs", nargs="+", choices=OUTPUTS, default=list(DEFAULTS["record_outputs"]), metavar="NAME",
+        help=f"outputs --record writes (default: {_default('record_outputs')}; any of {', '.join(OUTPUTS)})",
     )  # fmt: skip
     parser.add_argument(
         "--storage", choices=sorted(STORAGE_PLUGINS), default=DEFAULTS["storage"], help="--record storage"

@@ -30,6 +30,7 @@ from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
 from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
 from lednet_ros.ros.conversions import cloud_message
 from lednet_ros.ros.telemetry import CloudSnapshot
+from lednet_ros.ros.topics import CAMERA_INFO
 
 __all__ = ["SemanticCloud"]
 
@@ -62,7 +63,7 @@ class SemanticCloud:
         """
         input_qos, output_qos = qos
         self.topic = node.resolve_topic_name(depth_topic)
-        info_topic = posixpath.join(posixpath.dirname(self.topic), "camera_info")
+        info_topic = posixpath.join(posixpath.dirname(self.topic), CAMERA_INFO)
         self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
         self._logger = node.get_logger()
         self._stride = stride

@@ -20,6 +20,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from lednet_ros.ros.spinning import spin_until_shutdown
+from lednet_ros.ros.topics import IMAGE, output_topic
 
 __all__ = ["main"]
 
@@ -40,9 +41,9 @@ def main(prefixes: Sequence[str]) -> None:
         publisher.publish(reply)
 
     for prefix in prefixes:
-        publisher = node.create_publisher(Image, f"{prefix}/segmentation/labels",
+        publisher = node.create_publisher(Image, f"{prefix}/{output_topic('labels')}",
                                           QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE))  # fmt: skip
-        node.create_subscription(Image, f"{prefix}/image", lambda m, p=publisher: answer(m, p),
+        node.create_subscription(Image, f"{prefix}/{IMAGE}", lambda m, p=publisher: answer(m, p),
                                  QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))  # fmt: skip
     try:
         spin_until_shutdown(node)

@@ -48,11 +48,11 @@ from lednet_ros.ros.depth import SemanticCloud
 from lednet_ros.ros.parameters import declare_parameters, engine_options, image_sizes
 from lednet_ros.ros.spinning import spin_until_shutdown
 from lednet_ros.ros.telemetry import CameraTelemetry
+from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
 
-__all__ = ["OUTPUTS", "SegmentationNode", "main"]
+__all__ = ["SegmentationNode", "main"]
 
 NODE_NAME = "lednet_segmentation"
-OUTPUTS = ("labels", "color", "overlay", "confidence", "camera_info")
 WARN_THROTTLE_S = 5.0
 
 
@@ -84,13 +84,6 @@ def _qos(reliability: str, depth: int) -> QoSProfile:
     """The QoS of an ``*_qos_reliability`` and ``*_qos_depth`` pair of parameters."""
     policy = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}[reliability]
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=policy)
-
-
-def _join(namespace: str, name: str) -> str:
-    """``name`` inside a camera namespace; relative unless the namespace is absolute."""
-    if not namespace.strip("/"):
-        return name
-    return f"{namespace.rstrip('/')}/{name}"
 
 
 class SegmentationNode(Node):
@@ -126,11 +119,11 @@ class SegmentationNode(Node):
         self._cloud: SemanticCloud | None = None
         if p["depth_topic"]:
             first = self._cameras[0]
-            points_topic = _join(first.namespace, "segmentation/points")
+            points_topic = in_namespace(first.namespace, output_topic(POINTS))
             self._cloud = SemanticCloud(self, depth_topic=p["depth_topic"], points_topic=points_topic,
                                         stride=int(p["cloud_stride"]), tolerance_s=float(p["depth_tolerance"]),
                                         palette=self.engine.classes.palette(), wake=self._wake, qos=qos)  # fmt: skip
-            first.publishers["points"] = self._cloud.publisher  # its subscribers count as the camera's
+            first.publishers[POINTS] = self._cloud.publisher  # its subscribers count as the camera's
 
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(p["diagnostics_period"], self._publish_diagnostics)
@@ -160,16 +153,16 @@ class SegmentationNode(Node):
     def _add_camera(self, namespace: str, compressed: bool, qos: tuple[QoSProfile, QoSProfile]) -> _Camera:
         """Subscribe one camera's image and camera_info and create its output publishers."""
         input_qos, output_qos = qos
-        topic = _join(namespace, "image/compressed" if compressed else "image")
+        topic = in_namespace(namespace, COMPRESSED_IMAGE if compressed else IMAGE)
         publishers = {
-            name: self.create_publisher(CameraInfo if name == "camera_info" else Image,
-                                        _join(namespace, f"segmentation/{name}"), output_qos)
+            name: self.create_publisher(CameraInfo if name == CAMERA_INFO else Image,
+                                        in_namespace(namespace, output_topic(name)), output_qos)
             for name in OUTPUTS
         }  # fmt: skip
         camera = _Camera(namespace, self.resolve_topic_name(topic), publishers)
         message_type = CompressedImage if compressed else Image
         self.create_subscription(message_type, topic, lambda m: self._on_image(camera, m), input_qos)
-        self.create_subscription(CameraInfo, _join(namespace, "camera_info"),
+        self.create_subscription(CameraInfo, in_namespace(namespace, CAMERA_INFO),
                                  lambda m: self._on_camera_info(camera, m), input_qos)  # fmt: skip
         return camera
 
@@ -282,7 +275,7 @@ class SegmentationNode(Node):
         segmentations = {}
         for (camera, frame, _, camera_wanted), result in zip(work, results, strict=True):
             self._publish(camera, frame, result, camera_wanted, inference_ms / len(work))
-            if "points" in camera_wanted:
+            if POINTS in camera_wanted:
                 segmentations[id(camera)] = (header_stamp_ns(frame.message.header), result.labels)
         return segmentations
 
@@ -294,11 +287,11 @@ class SegmentationNode(Node):
             if name in wanted and pixels is not None:
                 camera.publishers[name].publish(image_message(header, pixels, encoding))
         info = camera.camera_info
-        if "camera_info" in wanted and info is not None:
+        if CAMERA_INFO in wanted and info is not None:
             height, width = result.labels.shape
             scaled = scaled_camera_info(info, width, height) if (info.width, info.height) != (width, height) else info
             scaled.header = header
-            camera.publishers["camera_info"].publish(scaled)
+            camera.publishers[CAMERA_INFO].publish(scaled)
         latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
         camera.telemetry.on_published(latency_ms, inference_ms)
 
@@ -315,7 +308,7 @@ class SegmentationNode(Node):
             )
             cloud = self._cloud.snapshot() if self._cloud is not None and camera is self._cameras[0] else None
             values = diagnostics.camera_status_values(
-                snapshot, outputs=[name for name in (*OUTPUTS, "points") if name in wanted],
+                snapshot, outputs=[name for name in (*OUTPUTS, POINTS) if name in wanted],
                 device=str(self.engine.device), precision=self.engine.precision_name,
                 weights=self.engine.checkpoint.describe(), cloud=cloud,
             )  # fmt: skip

@@ -48,8 +48,11 @@ from lednet_ros.ros.node_process import (
     start_node_process,
     stop_node_process,
 )
+from lednet_ros.ros.topics import IMAGE, output_topic
 
 __all__ = ["NodeBenchRow", "NodeBenchSettings", "markdown_table", "measure", "run"]
+
+LABELS_TOPIC = output_topic("labels")
 
 ECHO_MODULE = "lednet_ros.ros.echo"
 """``python -m ECHO_MODULE PREFIX ...`` runs the echo node (named, not imported: it imports rclpy)."""
@@ -206,9 +209,9 @@ class _BenchClient:
         self.node = rclpy.create_node(name)
         best_effort = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)
         reliable = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-        self.publishers = [self.node.create_publisher(Image, f"{p}/image", best_effort) for p in self.prefixes]
+        self.publishers = [self.node.create_publisher(Image, f"{p}/{IMAGE}", best_effort) for p in self.prefixes]
         for prefix in self.prefixes:
-            self.node.create_subscription(Image, f"{prefix}/segmentation/labels", self._on_labels, reliable)
+            self.node.create_subscription(Image, f"{prefix}/{LABELS_TOPIC}", self._on_labels, reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
         self.latencies: list[float] = []
         self.status: dict[str, dict[str, str]] = {}  # camera prefix -> its latest diagnostics values
@@ -222,7 +225,7 @@ class _BenchClient:
 
     def _on_diagnostics(self, message: Any) -> None:
         for prefix in self.prefixes:
-            values = camera_values(message.status, f"{prefix}/image")
+            values = camera_values(message.status, f"{prefix}/{IMAGE}")
             if values is not None:
                 self.status[prefix] = values
 
@@ -234,7 +237,7 @@ class _BenchClient:
         """
         deadline = time.monotonic() + timeout_s
         while any(p.get_subscription_count() == 0 for p in self.publishers) or any(
-            self.node.count_publishers(f"{prefix}/segmentation/labels") == 0 for prefix in self.prefixes
+            self.node.count_publishers(f"{prefix}/{LABELS_TOPIC}") == 0 for prefix in self.prefixes
         ):
             self._rclpy.spin_once(self.node, timeout_sec=0.1)
             if process.poll() is not None or time.monotonic() > deadline:

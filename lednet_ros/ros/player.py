@@ -29,6 +29,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from lednet_ros.data.bags import CAMERA_INFO, IMAGE, decode_message
 from lednet_ros.errors import LednetError
 from lednet_ros.msgs.stamps import header_stamp_ns
+from lednet_ros.ros import topics
 from lednet_ros.ros.diagnostics import camera_values, counter
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class OutputListener:
         names = {"labels"} | set(outputs) | ({"overlay"} if self._gif else set())
         self.output_topics = {name: f"{segmentation_ns.rstrip('/')}/{name}" for name in sorted(names)}
         for name, topic in self.output_topics.items():
-            node.create_subscription(CameraInfo if name == "camera_info" else Image, topic,
+            node.create_subscription(CameraInfo if name == topics.CAMERA_INFO else Image, topic,
                                      lambda raw, n=name, t=topic: self._on_output(n, t, raw), reliable, raw=True)  # fmt: skip
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
@@ -94,7 +95,9 @@ class OutputListener:
     def _on_output(self, name: str, topic: str, raw: bytes) -> None:
         now = time.monotonic()
         if self.recorder is not None:
-            self.recorder.write_serialized(topic, CAMERA_INFO if name == "camera_info" else IMAGE, raw, time.time_ns())
+            self.recorder.write_serialized(
+                topic, CAMERA_INFO if name == topics.CAMERA_INFO else IMAGE, raw, time.time_ns()
+            )
         if name == "labels":
             message = deserialize_message(raw, Image)
             labels = np.asarray(decode_message(message).pixels)

@@ -57,17 +57,16 @@ from lednet_ros.evaluation.tally import ReplayTally, load_ground_truth
 from lednet_ros.inference.options import EngineOptions
 from lednet_ros.msgs.stamps import cdr_header_stamp_ns, header_stamp_ns
 from lednet_ros.ros import diagnostics
+from lednet_ros.ros import topics as node_topics
 from lednet_ros.ros.node_process import engine_parameters, node_command, start_node_process, stop_node_process
 
 if TYPE_CHECKING:
     from lednet_ros.ros.player import OutputListener
 
-__all__ = ["NODE_LOG", "NODE_OUTPUTS", "ReplayOptions", "replay"]
+__all__ = ["NODE_LOG", "ReplayOptions", "replay"]
 
-NODE_OUTPUTS = ("labels", "color", "overlay", "confidence", "camera_info")
-"""What the node publishes under its ``segmentation`` namespace (a recording may take any of them)."""
 NODE_LOG = "node.log"
-_SEGMENTATION = "/segmentation"
+_SEGMENTATION = f"/{node_topics.SEGMENTATION}"
 _log = logging.getLogger(__name__)
 
 
@@ -118,8 +117,8 @@ class ReplayOptions:
                 "--rate, --wait, --frame-timeout and --idle-timeout must be positive, --settle and --delay not negative"
             )
             raise ValueError(msg)
-        if not set(self.record_outputs) <= set(NODE_OUTPUTS):
-            msg = f"record outputs must be among {', '.join(NODE_OUTPUTS)}, got {', '.join(self.record_outputs)}"
+        if not set(self.record_outputs) <= set(node_topics.OUTPUTS):
+            msg = f"record outputs must be among {', '.join(node_topics.OUTPUTS)}, got {', '.join(self.record_outputs)}"
             raise ValueError(msg)
 
     @property
@@ -213,7 +212,7 @@ def _start_node(options: ReplayOptions, engine: EngineOptions) -> subprocess.Pop
     params, env = engine_parameters(engine)
     command = node_command(
         namespace,
-        {"image": options.image_topic, "camera_info": options.camera_info_topic},
+        {node_topics.IMAGE: options.image_topic, node_topics.CAMERA_INFO: options.camera_info_topic},
         {"diagnostics_period": 0.5, "input_qos_reliability": "reliable", **params},
     )
     return start_node_process(command, options.out / NODE_LOG, env)
