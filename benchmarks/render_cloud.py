@@ -22,7 +22,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import numpy as np
 
 from lednet_ros.commands.args import add_engine_arguments, engine_options, run_guarded
-from lednet_ros.data.bags import CAMERA_INFO, IMAGE, decode_message, open_bag, require_topic
+from lednet_ros.data.bags import (
+    CAMERA_INFO_TYPE,
+    DEFAULT_DEPTH_INFO_TOPIC,
+    DEFAULT_DEPTH_TOPIC,
+    DEFAULT_IMAGE_TOPIC,
+    IMAGE_TYPE,
+    decode_message,
+    open_bag,
+    require_topic,
+)
 from lednet_ros.evaluation.report import pyplot
 from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
 
@@ -35,9 +44,9 @@ def first_messages(bag: Path, image_topic: str, depth_topic: str, info_topic: st
     reader = open_bag(bag)
     try:
         present = {c.topic: c.msgtype for c in reader.connections}
-        require_topic(bag, present, image_topic, (IMAGE,), "a colour image")
-        require_topic(bag, present, depth_topic, (IMAGE,), "a depth image")
-        require_topic(bag, present, info_topic, (CAMERA_INFO,), "camera_info")
+        require_topic(bag, present, image_topic, (IMAGE_TYPE,), "a colour image")
+        require_topic(bag, present, depth_topic, (IMAGE_TYPE,), "a depth image")
+        require_topic(bag, present, info_topic, (CAMERA_INFO_TYPE,), "camera_info")
         topics = (image_topic, depth_topic, info_topic)
         connections = [c for c in reader.connections if c.topic in topics]
         for connection, _, raw in reader.messages(connections=connections):
@@ -53,9 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("bag", type=Path, help="rosbag2 folder with colour, depth and depth camera_info topics")
-    parser.add_argument("--image-topic", default="/camera/image_raw")
-    parser.add_argument("--depth-topic", default="/camera/depth/image")
-    parser.add_argument("--depth-info-topic", default="/camera/depth/camera_info")
+    parser.add_argument("--image-topic", default=DEFAULT_IMAGE_TOPIC)
+    parser.add_argument("--depth-topic", default=DEFAULT_DEPTH_TOPIC)
+    parser.add_argument("--depth-info-topic", default=DEFAULT_DEPTH_INFO_TOPIC)
     parser.add_argument("--stride", type=int, default=2, help="every N-th depth row and column (default: 2)")
     parser.add_argument("--max-range", type=float, default=40.0, help="metres drawn (default: 40)")
     parser.add_argument("--out", type=Path, default=Path("out/cloud.png"), help="PNG to write")

@@ -68,16 +68,19 @@ def unit_interval(text: str) -> float:
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that runs the model shares (see :class:`EngineOptions`)."""
     group = parser.add_argument_group("model")
-    group.add_argument("--weights", metavar="FILE", help=option_help("weights"))
+    group.add_argument("--weights", metavar="FILE", help=f"{option_help('weights')}; default: the packaged weights")
     group.add_argument(
         "--device", default=DEFAULTS.device, help=f"{option_help('device')} (default: {DEFAULTS.device})"
     )
     group.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS, help=option_help("precision"))
-    group.add_argument("--model-size", type=size_argument, metavar="WxH", help=option_help("model_size"))
+    group.add_argument("--model-size", type=size_argument, metavar="WxH", help=f"{option_help('model_size')}, as WxH")
     group.add_argument("--keep-aspect", action="store_true", help=option_help("keep_aspect"))
     group.add_argument("--threads", type=positive_int, metavar="N", help=option_help("threads"))
     group.add_argument("--backend", default=DEFAULTS.backend, choices=BACKEND_CHOICES, help=option_help("backend"))
-    group.add_argument("--no-cuda-graphs", dest="cuda_graphs", action="store_false", help=option_help("cuda_graphs"))
+    group.add_argument(
+        "--no-cuda-graphs", dest="cuda_graphs", action="store_false",
+        help="on CUDA, launch the kernels one by one instead of replaying captured CUDA graphs (the default)",
+    )  # fmt: skip
     group.add_argument("--compile", dest="compile_network", action="store_true", help=option_help("compile_network"))
 
 

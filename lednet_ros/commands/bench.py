@@ -20,26 +20,36 @@ from lednet_ros.inference.options import BACKENDS, PRECISIONS, EngineOptions, op
 __all__ = ["main"]
 
 PROG = "lednet-ros bench"
+DEFAULTS = BenchSettings()
+ENGINE_DEFAULTS = EngineOptions()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Time the engine against plain eager PyTorch (Markdown + JSON)."
     )
-    parser.add_argument("--sizes", type=size_argument, nargs="+", default=[(1024, 512), (512, 256)], metavar="WxH",
-                        help="model sizes (default: 1024x512 512x256)")  # fmt: skip
-    parser.add_argument("--iterations", type=int, default=20, help="timed rounds per size (default: 20)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default: 3)")
-    parser.add_argument("--batch", type=int, default=1, help="images per call (default: 1)")
+    sizes = " ".join(f"{w}x{h}" for w, h in DEFAULTS.sizes)
+    parser.add_argument("--sizes", type=size_argument, nargs="+", default=list(DEFAULTS.sizes), metavar="WxH",
+                        help=f"model sizes (default: {sizes})")  # fmt: skip
+    parser.add_argument("--iterations", type=int, default=DEFAULTS.iterations,
+                        help=f"timed rounds per size (default: {DEFAULTS.iterations})")  # fmt: skip
+    parser.add_argument("--warmup", type=int, default=DEFAULTS.warmup,
+                        help=f"untimed rounds first (default: {DEFAULTS.warmup})")  # fmt: skip
+    parser.add_argument(
+        "--batch", type=int, default=DEFAULTS.batch, help=f"images per call (default: {DEFAULTS.batch})"
+    )
     parser.add_argument(
         "--backends", nargs="+", choices=BACKENDS, metavar="NAME",
         help=f"engine backends to time (default: all installed; any of {', '.join(BACKENDS)})",
     )  # fmt: skip
+    # Not add_engine_arguments: here --compile adds rows instead of changing the engine.
     parser.add_argument("--compile", action="store_true",
                         help="also time the network through torch.compile (slow to compile; on CUDA with graphs)")  # fmt: skip
-    parser.add_argument("--weights", metavar="FILE", help="weights file (default: the packaged weights)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--weights", metavar="FILE", help=f"{option_help('weights')}; default: the packaged weights")
+    parser.add_argument("--device", default=ENGINE_DEFAULTS.device,
+                        help=f"{option_help('device')} (default: {ENGINE_DEFAULTS.device})")  # fmt: skip
+    parser.add_argument("--precision", default=ENGINE_DEFAULTS.precision, choices=PRECISIONS,
+                        help=option_help("precision"))  # fmt: skip
     parser.add_argument("--threads", type=positive_int, metavar="N", help=option_help("threads"))
     parser.add_argument(
         "--out", type=Path, default=Path("out/bench"), metavar="DIR", help="output folder (default: out/bench)"

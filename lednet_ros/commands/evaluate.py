@@ -58,14 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--tolerance-ms must not be negative")
 
     def body() -> int:
-        from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint  # noqa: PLC0415 (torch)
+        from lednet_ros.model.checkpoint import load_weights  # noqa: PLC0415 (torch)
 
         options = engine_options(args)
         engine = None if args.predictions_topic else options.build_engine()
-        if engine is not None:
-            classes = engine.classes
-        else:
-            classes = (load_checkpoint(options.weights) if options.weights else default_checkpoint()).meta.classes
+        classes = engine.classes if engine is not None else load_weights(options.weights).meta.classes
         result = run(args.bag, args.image_topic, args.label_topic, classes, engine=engine,
                      predictions_topic=args.predictions_topic, tolerance_ms=args.tolerance_ms, samples=args.samples)  # fmt: skip
         context = {

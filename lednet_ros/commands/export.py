@@ -12,7 +12,7 @@ from pathlib import Path
 from lednet_ros.commands.args import positive_int, run_guarded, size_argument
 from lednet_ros.inference.export import EXPORT_FORMATS, export_checkpoint
 from lednet_ros.inference.options import DEFAULT_MODEL_SIZE
-from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint
+from lednet_ros.model.checkpoint import load_weights
 
 __all__ = ["main"]
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        checkpoint = load_checkpoint(args.weights) if args.weights else default_checkpoint()
+        checkpoint = load_weights(args.weights)
         size = args.size or checkpoint.meta.train_size or DEFAULT_MODEL_SIZE
         print(f"weights: {checkpoint.describe()}; exporting at {size[0]}x{size[1]}, batch {args.batch}")
         formats = EXPORT_FORMATS if args.format == "both" else (args.format,)

@@ -14,7 +14,7 @@ import platform
 import torch
 
 from lednet_ros.commands.args import run_guarded
-from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint
+from lednet_ros.model.checkpoint import load_weights
 from lednet_ros.model.network import count_parameters
 
 __all__ = ["main"]
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> int:
-        checkpoint = load_checkpoint(args.weights) if args.weights else default_checkpoint()
+        checkpoint = load_weights(args.weights)
         meta = checkpoint.meta
         info = {
             "weights": checkpoint.describe(),

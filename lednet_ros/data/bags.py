@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from lednet_ros.data.synthetic import CameraModel
 
 __all__ = [
-    "CAMERA_INFO",
+    "CAMERA_INFO_TYPE",
     "DEFAULT_CAMERA_INFO_TOPIC",
+    "DEFAULT_DEPTH_INFO_TOPIC",
+    "DEFAULT_DEPTH_TOPIC",
     "DEFAULT_IMAGE_TOPIC",
     "DEFAULT_LABEL_TOPIC",
-    "IMAGE",
+    "IMAGE_TYPE",
     "IMAGE_TYPES",
     "STORAGE_PLUGINS",
     "BagWriter",
@@ -43,14 +45,17 @@ __all__ = [
 ]
 
 STORAGE_PLUGINS = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
-IMAGE = "sensor_msgs/msg/Image"
-CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
-IMAGE_TYPES = (IMAGE, "sensor_msgs/msg/CompressedImage")
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+IMAGE_TYPES = (IMAGE_TYPE, "sensor_msgs/msg/CompressedImage")
 DEFAULT_IMAGE_TOPIC = "/camera/image_raw"
 """Where a camera driver publishes, ``lednet-ros synth --bag`` writes and the tools read frames."""
 DEFAULT_LABEL_TOPIC = "/camera/labels"
 """Ground truth (mono8 train ids or rgb8 colours) with the frames' header stamps."""
 DEFAULT_CAMERA_INFO_TOPIC = "/camera/camera_info"
+DEFAULT_DEPTH_TOPIC = "/camera/depth/image"
+"""Depth registered to the colour camera (16UC1 millimetres), as ``synth --bag`` writes it."""
+DEFAULT_DEPTH_INFO_TOPIC = "/camera/depth/camera_info"
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 
 
@@ -91,7 +96,7 @@ def require_topic(bag: Path, topics: dict[str, str], topic: str, allowed: tuple[
         raise LednetError(msg)
 
 
-def decode_message(message: Any, msgtype: str = IMAGE) -> DecodedImage:
+def decode_message(message: Any, msgtype: str = IMAGE_TYPE) -> DecodedImage:
     """Pixels of an ``Image`` or ``CompressedImage`` message (rosbags or rclpy)."""
     if msgtype.endswith("CompressedImage"):
         return decode_compressed(message.format, message.data)
@@ -147,7 +152,7 @@ class BagWriter:
         pixels = np.ascontiguousarray(pixels)
         height, width = pixels.shape[:2]
         step = pixels.strides[0]
-        message = _TYPESTORE.types[IMAGE](
+        message = _TYPESTORE.types[IMAGE_TYPE](
             header=_header(stamp_ns, frame_id), height=height, width=width, encoding=encoding,
             is_bigendian=0, step=step, data=pixels.view(np.uint8).reshape(-1),
         )  # fmt: skip
@@ -158,7 +163,7 @@ class BagWriter:
         types = _TYPESTORE.types
         k = camera.intrinsics()
         projection = np.hstack([k, np.zeros((3, 1))])
-        message = types[CAMERA_INFO](
+        message = types[CAMERA_INFO_TYPE](
             header=_header(stamp_ns, frame_id), height=camera.height, width=camera.width,
             distortion_model="plumb_bob", d=np.zeros(5), k=k.reshape(-1), r=np.eye(3).reshape(-1),
             p=projection.reshape(-1), binning_x=0, binning_y=0,

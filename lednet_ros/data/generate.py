@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from lednet_ros.data.bags import DEFAULT_CAMERA_INFO_TOPIC, DEFAULT_IMAGE_TOPIC, DEFAULT_LABEL_TOPIC, BagWriter
+from lednet_ros.data.bags import (
+    DEFAULT_CAMERA_INFO_TOPIC,
+    DEFAULT_DEPTH_INFO_TOPIC,
+    DEFAULT_DEPTH_TOPIC,
+    DEFAULT_IMAGE_TOPIC,
+    DEFAULT_LABEL_TOPIC,
+    BagWriter,
+)
 from lednet_ros.data.image_files import write_png
 from lednet_ros.data.synthetic import CLASSES_NEVER_DRAWN, street_scene
 from lednet_ros.model.classes import load_class_config
@@ -88,8 +95,8 @@ def generate_dataset(out: Path, frames: int, *, seed: int = 0, size: tuple[int, 
                 writer.write_image(DEFAULT_IMAGE_TOPIC, frame.image[..., ::-1], "bgr8", stamp, CAMERA_FRAME)
                 writer.write_image(DEFAULT_LABEL_TOPIC, frame.labels, "mono8", stamp, CAMERA_FRAME)
                 writer.write_camera_info(DEFAULT_CAMERA_INFO_TOPIC, frame.camera, stamp, CAMERA_FRAME)
-                writer.write_image("/camera/depth/image", depth_millimetres(frame.depth), "16UC1", stamp, CAMERA_FRAME)
-                writer.write_camera_info("/camera/depth/camera_info", frame.camera, stamp, CAMERA_FRAME)
+                writer.write_image(DEFAULT_DEPTH_TOPIC, depth_millimetres(frame.depth), "16UC1", stamp, CAMERA_FRAME)
+                writer.write_camera_info(DEFAULT_DEPTH_INFO_TOPIC, frame.camera, stamp, CAMERA_FRAME)
     total = counts[: classes.num_classes].sum()
     summary = {
         "frames": frames, "seed": seed, "size": list(size), "split": split, "city": city,

@@ -40,7 +40,8 @@ from lednet_ros.inference.cuda_graphs import CapturedGraph, capture
 from lednet_ros.inference.device import resolve_device
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.inference.options import EngineOptions
-from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint
+from lednet_ros.model.checkpoint import load_weights
+from lednet_ros.model.paper import PAPER_INPUT_SIZE
 from lednet_ros.model.weights import Checkpoint
 
 __all__ = ["BenchRow", "BenchSettings", "markdown_table", "run"]
@@ -59,7 +60,7 @@ class BenchSettings:
     through ``torch.compile`` (with CUDA graph rows on CUDA).
     """
 
-    sizes: tuple[tuple[int, int], ...] = ((1024, 512), (512, 256))
+    sizes: tuple[tuple[int, int], ...] = (PAPER_INPUT_SIZE, (512, 256))
     iterations: int = 20
     warmup: int = 3
     batch: int = 1
@@ -91,7 +92,7 @@ def run(settings: BenchSettings, options: EngineOptions) -> tuple[list[BenchRow]
     Raises:
         LednetError: unusable weights, device, precision or backend.
     """
-    checkpoint = load_checkpoint(options.weights) if options.weights else default_checkpoint()
+    checkpoint = load_weights(options.weights)
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     device = resolve_device(options.device)

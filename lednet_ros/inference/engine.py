@@ -48,7 +48,7 @@ from lednet_ros.inference.pixels import (
     upload,
 )
 from lednet_ros.inference.results import SegmentationResult, to_host
-from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint
+from lednet_ros.model.checkpoint import load_weights
 from lednet_ros.model.network import fold_batchnorm
 
 if TYPE_CHECKING:
@@ -88,26 +88,14 @@ class SegmentationEngine:
         class_config: colours/names to draw with instead of the checkpoint's
             (must have the same number of classes).
 
-    The options mean:
-
-        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-        precision: ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32`` or ``fp16``.
-        model_size: (width, height) the network runs at; default: the size the
-            weights were trained at (their metadata), else 1024x512.
-        keep_aspect: derive the model height from each image's aspect ratio.
-        threads: CPU threads for torch (and the ONNX backends); None keeps
-            their defaults.
-        backend: where the network runs: ``auto`` (the fastest installed
-            one on the CPU, PyTorch on CUDA), ``torch``, ``onnxruntime`` or
-            ``openvino`` (see :mod:`lednet_ros.inference.backends`).
-        cuda_graphs: on CUDA, capture the whole pipeline (upload buffer to
-            outputs) as one CUDA graph per batch size and image shape, fed
-            from pinned host buffers (see :mod:`lednet_ros.inference.cuda_graphs`);
-            the first call at a shape pays for the capture.
-        compile_network: run the network through ``torch.compile``
-            (TorchInductor), which fuses the activations, additions, splits
-            and shuffles around the convolutions into few kernels. The first
-            call at each shape compiles (tens of seconds).
+    What each option means is :class:`EngineOptions`'s; how the engine
+    carries them out: ``backend`` picks a runner of
+    :mod:`lednet_ros.inference.backends`; ``cuda_graphs`` captures the whole
+    pipeline (upload buffer to outputs) once per batch size and image shape,
+    fed from pinned host buffers (:mod:`lednet_ros.inference.cuda_graphs`),
+    so the first call at a shape pays for the capture; ``compile_network``
+    lets TorchInductor fuse the activations, additions, splits and shuffles
+    around the convolutions, and the first call at each shape compiles.
 
     Raises:
         LednetError: unusable device or precision, bad weights, or a class
@@ -122,7 +110,9 @@ class SegmentationEngine:
         class_config: ClassConfig | None = None,
         **overrides: Any,
     ) -> None:
-        options = replace(options or EngineOptions(), **overrides)  # an unknown name is a TypeError, as ever
+        options = replace(
+            options or EngineOptions(), **overrides
+        )  # an unknown name is a TypeError, as a keyword would be
         self.options = options
         self.checkpoint: Checkpoint = _checkpoint_of(checkpoint, options.weights)
         meta = self.checkpoint.meta
@@ -402,10 +392,9 @@ class SegmentationEngine:
 
 def _checkpoint_of(checkpoint: Checkpoint | str | os.PathLike[str] | None, weights: str | None) -> Checkpoint:
     """The weights to run: ``checkpoint`` (loaded if a path), else the file ``weights``, else the packaged default."""
-    chosen = (weights or None) if checkpoint is None else checkpoint
-    if isinstance(chosen, (str, os.PathLike)):
-        return load_checkpoint(chosen)
-    return chosen if chosen is not None else default_checkpoint()
+    if checkpoint is None or isinstance(checkpoint, (str, os.PathLike)):
+        return load_weights(checkpoint or weights)
+    return checkpoint
 
 
 def _model_size(size: tuple[int, int]) -> tuple[int, int]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
+from lednet_ros.model.paper import PAPER_INPUT_SIZE
+
 if TYPE_CHECKING:
     from lednet_ros.inference.engine import SegmentationEngine
     from lednet_ros.model.classes import ClassConfig
@@ -36,8 +38,8 @@ BACKENDS = ("torch", "onnxruntime", "openvino")
 
 BACKEND_CHOICES = ("auto", *BACKENDS)
 
-DEFAULT_MODEL_SIZE = (1024, 512)
-"""(width, height) the authors trained and evaluated at; used when the weights do not say."""
+DEFAULT_MODEL_SIZE = PAPER_INPUT_SIZE
+"""(width, height) the network runs at when neither the options nor the weights say."""
 
 MIN_MODEL_SIDE = 8
 """The network downsamples by 8: a smaller model input has no output pixel."""
@@ -59,22 +61,18 @@ def _help(text: str) -> dict[str, str]:
 class EngineOptions:
     """How to build a :class:`~lednet_ros.inference.engine.SegmentationEngine`.
 
-    Each field's ``help`` metadata is the text that the command line and the
-    node's parameter descriptors show.
+    Each field's ``help`` metadata says what the option is; the command line
+    and the node's parameter descriptors show it, each adding how its own
+    syntax spells "unset" (an absent flag, an empty string, a 0).
     """
 
-    weights: str | None = field(
-        default=None,
-        metadata=_help("weights file (project, authors' or pytorchcv format); default: the packaged weights"),
-    )
+    weights: str | None = field(default=None, metadata=_help("weights file (project, authors' or pytorchcv format)"))
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N; auto falls back to the CPU"))
     precision: str = field(default="auto", metadata=_help("auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"))
     model_size: tuple[int, int] | None = field(
-        default=None, metadata=_help("network input size WxH; default: the weights' training size, else 1024x512")
+        default=None, metadata=_help("network input size (default: the weights' training size, else 1024x512)")
     )
-    keep_aspect: bool = field(
-        default=False, metadata=_help("keep the image's aspect ratio: the model height follows each image")
-    )
+    keep_aspect: bool = field(default=False, metadata=_help("derive the model height from each image's aspect ratio"))
     threads: int | None = field(default=None, metadata=_help("CPU threads for torch and ONNX Runtime; default: theirs"))
     backend: str = field(
         default="auto",
@@ -84,11 +82,17 @@ class EngineOptions:
         ),
     )
     cuda_graphs: bool = field(
-        default=True, metadata=_help("CUDA only: replay the whole pipeline as one captured CUDA graph per image size")
+        default=True,
+        metadata=_help(
+            "CUDA only: replay the whole pipeline as one CUDA graph per image size and batch "
+            "(captured on first use or at warm-up)"
+        ),
     )
     compile_network: bool = field(
         default=False,
-        metadata=_help("run the network through torch.compile (PyTorch backend; compiling takes tens of seconds)"),
+        metadata=_help(
+            "run the network through torch.compile (PyTorch backend; compiles for tens of seconds per shape)"
+        ),
     )
 
     def build_engine(self, *, class_config: ClassConfig | None = None) -> SegmentationEngine:

@@ -30,6 +30,7 @@ from lednet_ros.errors import CheckpointError
 from lednet_ros.model.classes import ClassConfig, load_class_config
 from lednet_ros.model.layouts import AUTHORS_VOID_CLASS, find_layout, strip_wrappers
 from lednet_ros.model.network import LEDNet
+from lednet_ros.model.paper import PAPER_INPUT_SIZE
 from lednet_ros.model.weights import Checkpoint, WeightsSpec
 from lednet_ros.resources import weights_directory
 
@@ -43,6 +44,7 @@ __all__ = [
     "DEFAULT_WEIGHTS_FILE",
     "default_checkpoint",
     "load_checkpoint",
+    "load_weights",
     "save_checkpoint",
     "untrained_checkpoint",
 ]
@@ -138,7 +140,7 @@ def _foreign_meta(path: Path, name: str, num_classes: int, *, mirrored_right: bo
         mirrored_right=mirrored_right,
         classes=classes,
         void_class=void,
-        train_size=(1024, 512),
+        train_size=PAPER_INPUT_SIZE,
         provenance={"source": provenance, "file": path.name},
     )
 
@@ -269,3 +271,12 @@ def default_checkpoint() -> Checkpoint:
     if shipped.is_file():
         return load_checkpoint(shipped)
     return untrained_checkpoint()
+
+
+def load_weights(path: str | os.PathLike[str] | None) -> Checkpoint:
+    """The weights file at ``path``, or the packaged default when it is None or empty.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable or does not fit the model.
+    """
+    return load_checkpoint(path) if path else default_checkpoint()

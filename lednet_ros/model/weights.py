@@ -137,7 +137,7 @@ class Checkpoint:
 
     Attributes:
         meta: the :class:`WeightsSpec`.
-        state_dict: tensors keyed as :class:`~lednet_ros.model.LEDNet` names them.
+        state_dict: tensors keyed as :class:`~lednet_ros.model.network.LEDNet` names them.
         path: file it came from, or None (e.g. untrained weights).
         source_format: ``lednet_ros``, ``authors``, ``pytorchcv`` or ``untrained``.
         sha256: hex digest of the file, or None.

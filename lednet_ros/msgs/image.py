@@ -7,7 +7,7 @@ rclpy. Decoding is zero-copy wherever the encoding allows: the result is a
 strided view of the message buffer that honours ``step`` (padded rows); only
 encodings that need arithmetic (YUV, Bayer, 16-bit, alpha removal) allocate.
 
-What comes out is what :class:`~lednet_ros.engine.SegmentationEngine` takes:
+What comes out is what :class:`~lednet_ros.inference.engine.SegmentationEngine` takes:
 an ``HxWx3`` uint8 array with its channel order (``rgb`` or ``bgr``), or an
 ``HxW`` uint8 array for grey images.
 

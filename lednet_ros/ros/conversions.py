@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from lednet_ros.msgs.cloud import POINT_FIELDS, cloud_fields
 from lednet_ros.msgs.image import encode_image
 
-__all__ = ["cloud_message", "image_message", "scaled_camera_info"]
+__all__ = ["cloud_message", "image_message", "output_camera_info", "scaled_camera_info"]
 
 
 def image_message(header: Any, pixels: np.ndarray, encoding: str) -> Image:
@@ -49,4 +49,15 @@ def scaled_camera_info(info: CameraInfo, width: int, height: int) -> CameraInfo:
     out.width, out.height = width, height
     out.roi.x_offset, out.roi.width = round(info.roi.x_offset * sx), round(info.roi.width * sx)
     out.roi.y_offset, out.roi.height = round(info.roi.y_offset * sy), round(info.roi.height * sy)
+    return out
+
+
+def output_camera_info(info: CameraInfo, header: Any, width: int, height: int) -> CameraInfo:
+    """``info`` for outputs of ``width`` x ``height``, stamped with ``header``.
+
+    Always a copy: the received message stays as it came, since the executor
+    thread may hand it to the next frame while this one is published.
+    """
+    out = scaled_camera_info(info, width, height) if (info.width, info.height) != (width, height) else copy.copy(info)
+    out.header = header
     return out

@@ -115,8 +115,13 @@ def counter(values: Mapping[str, str], key: str) -> int:
 
 
 def frames_balance(values: Mapping[str, str]) -> bool:
-    """Whether every frame received was handled one way or another (nothing is in flight)."""
-    return bool(values) and counter(values, RECEIVED) == sum(counter(values, key) for key in HANDLED)
+    """Whether every frame received was handled one way or another (nothing is in flight).
+
+    False until the node has reported every counter: a missing key is not a zero here.
+    """
+    if not all(key in values for key in COUNTERS):
+        return False
+    return counter(values, RECEIVED) == sum(counter(values, key) for key in HANDLED)
 
 
 def camera_summary(snapshot: TelemetrySnapshot, *, subscribed: bool, rate_warn_fraction: float) -> tuple[bool, str]:

@@ -43,7 +43,7 @@ from lednet_ros.model.classes import load_class_config
 from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
 from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros import diagnostics
-from lednet_ros.ros.conversions import image_message, scaled_camera_info
+from lednet_ros.ros.conversions import image_message, output_camera_info
 from lednet_ros.ros.depth import SemanticCloud
 from lednet_ros.ros.parameters import declare_parameters, engine_options, image_sizes
 from lednet_ros.ros.spinning import spin_until_shutdown
@@ -289,9 +289,7 @@ class SegmentationNode(Node):
         info = camera.camera_info
         if CAMERA_INFO in wanted and info is not None:
             height, width = result.labels.shape
-            scaled = scaled_camera_info(info, width, height) if (info.width, info.height) != (width, height) else info
-            scaled.header = header
-            camera.publishers[CAMERA_INFO].publish(scaled)
+            camera.publishers[CAMERA_INFO].publish(output_camera_info(info, header, width, height))
         latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
         camera.telemetry.on_published(latency_ms, inference_ms)
 

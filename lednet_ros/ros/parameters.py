@@ -83,13 +83,15 @@ def _engine_default(name: str) -> Any:
 
 def _model_side(side: str) -> NodeParameter:
     return NodeParameter(
-        f"model_{side}", 0, f"{option_help('model_size')} ({side}; 0 for both: that default)",
+        f"model_{side}", 0, f"{option_help('model_size')}: its {side}, 0 for that default (set both or neither)",
         value_range=(0, _MAX_MODEL_SIDE),
     )  # fmt: skip
 
 
 _ENGINE = (
-    NodeParameter("weights", _engine_default("weights") or "", f"{option_help('weights')} (empty)"),
+    NodeParameter(
+        "weights", _engine_default("weights") or "", f"{option_help('weights')}; empty: the packaged weights"
+    ),
     NodeParameter("device", _engine_default("device"), option_help("device")),
     NodeParameter("precision", _engine_default("precision"), option_help("precision"), choices=PRECISIONS),
     NodeParameter("backend", _engine_default("backend"), option_help("backend"), choices=BACKEND_CHOICES),

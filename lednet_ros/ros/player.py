@@ -26,7 +26,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CameraInfo, Image
 
-from lednet_ros.data.bags import CAMERA_INFO, IMAGE, decode_message
+from lednet_ros.data.bags import CAMERA_INFO_TYPE, IMAGE_TYPE, decode_message
 from lednet_ros.errors import LednetError
 from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros import topics
@@ -96,7 +96,7 @@ class OutputListener:
         now = time.monotonic()
         if self.recorder is not None:
             self.recorder.write_serialized(
-                topic, CAMERA_INFO if name == topics.CAMERA_INFO else IMAGE, raw, time.time_ns()
+                topic, CAMERA_INFO_TYPE if name == topics.CAMERA_INFO else IMAGE_TYPE, raw, time.time_ns()
             )
         if name == "labels":
             message = deserialize_message(raw, Image)

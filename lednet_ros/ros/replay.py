@@ -44,7 +44,7 @@ from lednet_ros.data.bags import (
     DEFAULT_CAMERA_INFO_TOPIC,
     DEFAULT_IMAGE_TOPIC,
     DEFAULT_LABEL_TOPIC,
-    IMAGE,
+    IMAGE_TYPE,
     BagWriter,
     decode_message,
     open_bag,
@@ -138,18 +138,18 @@ def replay(options: ReplayOptions, engine: EngineOptions | None = None) -> dict[
     """
     engine = engine or EngineOptions()
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    from lednet_ros.model.checkpoint import default_checkpoint, load_checkpoint  # noqa: PLC0415 (torch)
+    from lednet_ros.model.checkpoint import load_weights  # noqa: PLC0415 (torch)
 
-    classes = (load_checkpoint(engine.weights) if engine.weights else default_checkpoint()).meta.classes
+    classes = load_weights(engine.weights).meta.classes
     options.out.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         reader = open_bag(options.bag)
         stack.callback(reader.close)
         topics = {c.topic: c.msgtype for c in reader.connections}
-        require_topic(options.bag, topics, options.image_topic, (IMAGE,), IMAGE)
+        require_topic(options.bag, topics, options.image_topic, (IMAGE_TYPE,), IMAGE_TYPE)
         has_truth = options.label_topic in topics
         if has_truth:
-            require_topic(options.bag, topics, options.label_topic, (IMAGE,), IMAGE)
+            require_topic(options.bag, topics, options.label_topic, (IMAGE_TYPE,), IMAGE_TYPE)
         truth, corrupt_labels = load_ground_truth(reader, options.label_topic, classes) if has_truth else ({}, 0)
         tally = ReplayTally(classes, truth if has_truth else None, options.samples)
         tally.stats.corrupt_messages += corrupt_labels

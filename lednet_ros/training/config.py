@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from lednet_ros.model.paper import PAPER_INPUT_SIZE
+
 __all__ = ["CLASS_WEIGHTINGS", "TrainConfig", "TrainResult", "train_option_help"]
 
 CLASS_WEIGHTINGS = ("enet", "none")
@@ -39,7 +41,7 @@ class TrainConfig:
     val_data: str | None = field(default=None, metadata=_help("validation dataset root (default: the same root)"))
     train_split: str = field(default="train", metadata=_help("split of the training images"))
     val_split: str = field(default="val", metadata=_help("split of the validation images"))
-    size: tuple[int, int] = field(default=(1024, 512), metadata=_help("training resolution"))
+    size: tuple[int, int] = field(default=PAPER_INPUT_SIZE, metadata=_help("training resolution"))
     epochs: int = field(default=300, metadata=_help("epochs of the full network"))
     encoder_epochs: int = field(default=0, metadata=_help("epochs of the encoder-only first stage"))
     batch_size: int = field(default=5, metadata=_help("images per step (per GPU)"))

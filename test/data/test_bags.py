@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lednet_ros.data.bags import (
-    IMAGE,
+    IMAGE_TYPE,
     IMAGE_TYPES,
     BagWriter,
     decode_message,
@@ -37,7 +37,7 @@ def test_a_written_image_reads_back_with_its_pixels_and_stamp(tmp_path: Path, st
         message = reader.deserialize(raw, connection.msgtype)
     finally:
         reader.close()
-    assert connection.msgtype == IMAGE and timestamp == STAMP
+    assert connection.msgtype == IMAGE_TYPE and timestamp == STAMP
     assert message.header.stamp.sec * 10**9 + message.header.stamp.nanosec == STAMP
     decoded = decode_message(message, connection.msgtype)
     assert decoded.order == "rgb" and np.array_equal(decoded.rgb(), pixels)
@@ -73,7 +73,7 @@ def test_missing_bags_and_topics_are_errors_that_say_what_there_is(tmp_path: Pat
     (tmp_path / "junk").mkdir()
     with pytest.raises(LednetError, match="cannot read as a rosbag2"):
         open_bag(tmp_path / "junk")
-    topics = {"/cam/image": IMAGE, "/cam/info": "sensor_msgs/msg/CameraInfo"}
+    topics = {"/cam/image": IMAGE_TYPE, "/cam/info": "sensor_msgs/msg/CameraInfo"}
     require_topic(tmp_path, topics, "/cam/image", IMAGE_TYPES, "an image")
     with pytest.raises(
         LednetError, match=r"no topic '/x'; the bag has: /cam/image \(sensor_msgs/msg/Image\), /cam/info"

@@ -154,7 +154,7 @@ def test_cli_rejects_an_unknown_backend(tmp_path: Path) -> None:
 
 
 def test_the_command_line_offers_exactly_the_engine_backends() -> None:
-    """cli.py keeps its own list (it must not import torch for --help); it must match backends.BACKENDS."""
+    """The flag's choices come from the engine's list, which names exactly the runners the engine has."""
     import argparse
 
     from lednet_ros.commands.args import add_engine_arguments
@@ -163,6 +163,9 @@ def test_the_command_line_offers_exactly_the_engine_backends() -> None:
     add_engine_arguments(parser)
     (action,) = [a for a in parser._actions if a.dest == "backend"]
     assert tuple(action.choices) == ("auto", *backends.BACKENDS)
+    assert set(backends.BACKENDS) == {"torch", *ONNX_BACKENDS}
+    for name in available_backends():
+        assert resolve_backend(name, CPU) == name
 
 
 def test_warm_up_builds_both_heads_so_the_first_frame_exports_nothing(checkpoint, tmp_path, monkeypatch) -> None:

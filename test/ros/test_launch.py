@@ -18,7 +18,6 @@ from rcl_interfaces.msg import ParameterDescriptor
 
 from lednet_ros.errors import LednetError
 from lednet_ros.inference.options import BACKEND_CHOICES, PRECISIONS, EngineOptions, option_help
-from lednet_ros.ros.node import OUTPUTS
 from lednet_ros.ros.parameters import (
     PARAMETER_NAMES,
     PARAMETERS,
@@ -27,6 +26,7 @@ from lednet_ros.ros.parameters import (
     engine_options,
     engine_values,
 )
+from lednet_ros.ros.topics import OUTPUTS
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCH = REPO / "launch" / "segmentation.launch.py"

@@ -46,6 +46,22 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_checkpoint(tmp_path_factory.mktemp("w") / "cloud.pt", checkpoint.build_model(), checkpoint.meta)
 
 
+def check_plane_cloud(cloud: PointCloud2, expected: np.ndarray, stamp_sec: int) -> None:
+    """The cloud of the 80x60 plane at 1.5 m (f = 100, c = (40, 30)), stride 2, rows 0-4 without depth."""
+    assert cloud.header.frame_id == "depth_optical" and cloud.header.stamp.sec == stamp_sec
+    points = pointcloud2.read_points(cloud)
+    assert len(points) == (60 - 6) // 2 * 40  # every 2nd row from 6 on (rows 0-4 have no depth) and column
+    assert np.allclose(points["z"], 1.5)
+    v = np.round(points["y"] / points["z"] * 100 + 30).astype(int)
+    u = np.round(points["x"] / points["z"] * 100 + 40).astype(int)
+    assert v.min() == 6 and set(np.unique(u)) == set(range(0, 80, 2))
+    agreement = float(np.mean(points["label"] == expected[v, u]))
+    assert agreement >= 0.999, agreement
+    rgb = points["rgb"].view(np.uint32)
+    colours = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1).astype(np.uint8)
+    assert np.array_equal(colours, PALETTE[points["label"]])
+
+
 def test_the_node_publishes_a_semantic_cloud_of_a_depth_plane(weights: Path, tmp_path: Path) -> None:
     rclpy.init()
     log = tmp_path / "log"
@@ -81,20 +97,8 @@ def test_the_node_publishes_a_semantic_cloud_of_a_depth_plane(weights: Path, tmp
             send()
             client.spin_until(lambda: bool(clouds), 1.0)
         assert clouds, log.read_text()
-        cloud = clouds[-1]
-        assert cloud.header.frame_id == "depth_optical" and cloud.header.stamp.sec == 7
-        points = pointcloud2.read_points(cloud)
-        assert len(points) == (60 - 6) // 2 * 40  # every 2nd row from 6 on (rows 0-4 have no depth) and column
-        assert np.allclose(points["z"], 1.5)
-        v = np.round(points["y"] / points["z"] * 100 + 30).astype(int)
-        u = np.round(points["x"] / points["z"] * 100 + 40).astype(int)
-        assert v.min() == 6 and set(np.unique(u)) == set(range(0, 80, 2))
         expected = SegmentationEngine(weights, device="cpu", model_size=(64, 32)).infer(colour).labels
-        agreement = float(np.mean(points["label"] == expected[v, u]))
-        assert agreement >= 0.999, agreement
-        rgb = points["rgb"].view(np.uint32)
-        colours = np.stack([(rgb >> 16) & 255, (rgb >> 8) & 255, rgb & 255], axis=1).astype(np.uint8)
-        assert np.array_equal(colours, PALETTE[points["label"]])
+        check_plane_cloud(clouds[-1], expected, 7)
         assert client.spin_until(lambda: diagnostics.counter(client.latest_status(), diagnostics.CLOUDS) >= 1, 10), (
             client.latest_status()
         )
@@ -109,6 +113,7 @@ def test_the_node_publishes_a_semantic_cloud_of_a_depth_plane(weights: Path, tmp
             depth_pub.publish(later)
             client.spin_until(lambda: any(c.header.stamp.sec == 8 for c in clouds), 1.0)
         assert any(c.header.stamp.sec == 8 for c in clouds), (client.latest_status(), log.read_text())
+        check_plane_cloud(next(c for c in clouds if c.header.stamp.sec == 8), expected, 8)
     finally:
         node.destroy_node()
         code = stop_node(process)
