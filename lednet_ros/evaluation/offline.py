@@ -37,6 +37,10 @@ PAIRING_KEEP = 64
 A bag is ordered by receive time; a label (or a recorded prediction) arrives
 at most a few frames after its image, even from a node that lags the camera,
 so 64 frames is ample while it bounds memory on a bag whose topics never pair.
+Like message_filters' ApproximateTime, a pair settles every older waiting
+item of both topics: each topic is taken to be in stamp order (a camera's and
+a node's are), and an item whose partner came out of that order is counted
+unpaired.
 """
 
 
