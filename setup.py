@@ -24,7 +24,9 @@ VENV_REQUIREMENTS = [
     "tqdm==4.70.1",
     "rosbags==0.11.9",
     "matplotlib==3.11.2",
-    "setuptools==84.2.1",
+    # colcon build --symlink-install runs `setup.py develop --editable`, which setuptools 80 removed
+    # (colcon/colcon-core#696); Jazzy's Ubuntu 24.04 has 68.1.2. 79.0.1 is the newest that has it.
+    "setuptools==79.0.1",
     "onnx==1.23.2",
     "onnxruntime==1.32.0",
 ]
@@ -36,6 +38,7 @@ TEST_REQUIREMENTS = [
     "openvino==2026.4.1",
     "hypothesis==6.170.15",
     "pointcloud2==0.6.0",
+    "psutil==7.2.2",  # ros2cli (ros2 launch/param/lifecycle of ../shared/ros2_tooling in the tests) needs it
 ]
 
 setup(
@@ -46,7 +49,8 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", sorted(glob("launch/*"))),
-        (f"share/{PACKAGE}/config", sorted(glob("config/*"))),
+        (f"share/{PACKAGE}/config", sorted(glob("config/*.*"))),
+        (f"share/{PACKAGE}/config/presets", sorted(glob("config/presets/*.yaml"))),
         (f"share/{PACKAGE}/weights", sorted(glob("weights/*"))),
     ],
     install_requires=["setuptools"],
@@ -60,7 +64,8 @@ setup(
     entry_points={
         "console_scripts": [
             "lednet-ros = lednet_ros.commands.main:main",
-            "segmentation_node = lednet_ros.ros.node:main",
+            "segmentation_node = lednet_ros.ros.executables:segmentation_node",
+            "segmentation_lifecycle_node = lednet_ros.ros.executables:segmentation_lifecycle_node",
         ],
     },
 )

@@ -1,84 +1,110 @@
 """Start lednet_ros' segmentation node (and optionally rviz2).
 
     ros2 launch lednet_ros segmentation.launch.py image_topic:=/camera/image_raw device:=cuda
-    ros2 launch lednet_ros segmentation.launch.py namespace:=front rviz:=true
+    ros2 launch lednet_ros segmentation.launch.py preset:=jetson_orin params_file:=my.yaml overlay_alpha:=0.3
+    ros2 launch lednet_ros segmentation.launch.py image_topics:=[/front/image_raw,/rear/image_raw] rviz:=true
+    ros2 launch lednet_ros segmentation.launch.py namespace:=front managed:=true
 
-Every argument maps to a node parameter or a topic remapping; parameters not
-given here come from ``params_file`` (default: the package's
-``config/segmentation.yaml``), and arguments given here override it.
+Every node parameter is also a launch argument of the same name (``ros2
+launch lednet_ros segmentation.launch.py --show-args``). The node's
+parameters are layered: the ``preset`` (``config/presets/<name>.yaml``), then
+``params_file``, then the parameter arguments given on the command line;
+an argument not given sets nothing, so the files decide, else the node's
+default. The rules are in :mod:`lednet_ros.ros.launch_arguments`.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
+from __future__ import annotations
 
-# launch argument -> (default, type, description); each is a node parameter of the same name.
-# Their values, defaults included, take precedence over params_file.
-PARAMETER_ARGUMENTS = {
-    "device": ("auto", str, "auto, cpu, cuda or cuda:N"),
-    "precision": ("auto", str, "auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"),
-    "backend": ("auto", str, "auto, torch, onnxruntime or openvino (where the network runs)"),
-    "model_width": ("0", int, "network input width; 0: the weights' training size"),
-    "model_height": ("0", int, "network input height; 0: the weights' training size"),
-    "weights": ("", str, "weights file; empty: the packaged weights"),
-    "cuda_graphs": ("true", bool, "CUDA: replay the pipeline as a captured CUDA graph per image size"),
-    "depth_topic": ("", str, "aligned depth image topic (16UC1 mm or 32FC1 m); set: publish segmentation/points"),
-    "input_transport": ("raw", str, "raw (image) or compressed (image/compressed)"),
-    "overlay_alpha": ("0.5", float, "palette weight in the overlay"),
+import tempfile
+from pathlib import Path
+
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix, get_package_share_directory
+from launch import Action, LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
+from launch.event_handlers import OnShutdown
+from launch_ros.actions import Node
+
+from lednet_ros.errors import LednetError
+from lednet_ros.ros import launch_arguments as rules
+from lednet_ros.ros.parameters import PARAMETERS
+from lednet_ros.ros.topics import NODE_NAME
+
+# launch argument -> (default, description); those that are not node parameters
+LAUNCH_ARGUMENTS = {
+    "namespace": ("", "namespace of the node and its outputs"),
+    "preset": ("", "computer class: parameters from config/presets/<preset>.yaml (jetson_orin, desktop_gpu, cpu)"),
+    "params_file": ("", "parameters YAML for the node, applied after the preset"),
+    "image_topic": ("/camera/image_raw", "camera image topic (one camera in the node's namespace)"),
+    "camera_info_topic": ("/camera/camera_info", "camera_info topic of that camera"),
+    "image_topics": ("", "several cameras, one per image topic, e.g. [/front/image_raw,/rear/image_raw]"),
+    "managed": ("false", "true: the lifecycle node segmentation_lifecycle_node (configure/activate it)"),
+    "large_images": ("false", "true: the node uses config/fastdds_large_images.xml (64 MB shared memory)"),
+    "rviz": ("false", "also start rviz2, showing this node's outputs"),
 }
-# launch argument -> (default, description, the node's topic it remaps)
-REMAP_ARGUMENTS = {
-    "image_topic": ("/camera/image_raw", "camera image topic", "image"),
-    "camera_info_topic": ("/camera/camera_info", "camera_info topic of that camera", "camera_info"),
-}
+
+
+def _truth(text: str, name: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        msg = f"launch argument {name}:={text!r} is not true or false"
+        raise LednetError(msg)
+    return text.lower() == "true"
+
+
+def _rviz(share: Path, namespace: str, cameras: list[str]) -> list[Action]:
+    """rviz2 with a config of this node's topics (removed at shutdown); a missing rviz2 raises before anything starts."""
+    try:
+        get_package_prefix("rviz2")
+    except PackageNotFoundError:
+        msg = "rviz:=true, but rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2); nothing was started"
+        raise LednetError(msg) from None
+    template = (share / "config" / "segmentation.rviz").read_text(encoding="utf-8")
+    with tempfile.NamedTemporaryFile("w", prefix="lednet_ros_", suffix=".rviz", delete=False) as handle:
+        handle.write(rules.rviz_config(template, namespace, cameras))
+    config = Path(handle.name)
+    return [
+        Node(package="rviz2", executable="rviz2", arguments=["-d", str(config)], output="screen"),
+        RegisterEventHandler(OnShutdown(on_shutdown=lambda *_: config.unlink(missing_ok=True))),
+    ]
+
+
+def _actions(context: LaunchContext) -> list[Action]:
+    """The node (and rviz2) from the arguments' values; every check happens before anything starts."""
+    given = dict(context.launch_configurations)
+    share = Path(get_package_share_directory("lednet_ros"))
+    files = rules.parameter_files(share, given["preset"], given["params_file"])
+    overrides = rules.parameter_overrides(given)
+    remaps = [("image", given["image_topic"]), ("image/compressed", given["image_topic"] + "/compressed"),
+              ("camera_info", given["camera_info_topic"])]  # fmt: skip
+    if given["image_topics"]:
+        if "cameras" in overrides:
+            msg = "give cameras (namespaces) or image_topics, not both"
+            raise LednetError(msg)
+        topics = rules.parameter_overrides({"cameras": given["image_topics"]})["cameras"]
+        overrides["cameras"], remaps = rules.cameras_from_image_topics(topics)  # type: ignore[arg-type]
+    cameras = overrides.get("cameras") or rules.file_value(files, "cameras") or [""]
+    namespace = given["namespace"]
+    env = {"FASTRTPS_DEFAULT_PROFILES_FILE": str(share / rules.LARGE_IMAGES_PROFILE)}
+    actions: list[Action] = [Node(
+        package="lednet_ros",
+        executable="segmentation_lifecycle_node" if _truth(given["managed"], "managed") else "segmentation_node",
+        name=NODE_NAME,
+        namespace=namespace,
+        parameters=[*map(str, files), overrides],
+        remappings=remaps,
+        additional_env=env if _truth(given["large_images"], "large_images") else None,
+        output="screen",
+        emulate_tty=True,
+    )]  # fmt: skip
+    if _truth(given["rviz"], "rviz"):
+        actions += _rviz(share, namespace, list(cameras))
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:
-    """Declare the arguments, the node and the optional rviz2."""
-    share = FindPackageShare("lednet_ros")
-    arguments = [
-        DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its outputs"),
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution([share, "config", "segmentation.yaml"]),
-            description="parameters YAML for the node",
-        ),
-        DeclareLaunchArgument(
-            "rviz", default_value="false", description="also start rviz2 with config/segmentation.rviz"
-        ),
-    ]
+    """Declare the arguments (every node parameter among them) and the node and rviz2 they make."""
+    arguments = [DeclareLaunchArgument(n, default_value=d, description=t) for n, (d, t) in LAUNCH_ARGUMENTS.items()]
     arguments += [
-        DeclareLaunchArgument(n, default_value=d, description=t) for n, (d, _, t) in PARAMETER_ARGUMENTS.items()
+        DeclareLaunchArgument(p.name, default_value=rules.NOT_GIVEN, description=rules.argument_description(p))
+        for p in PARAMETERS
     ]
-    arguments += [DeclareLaunchArgument(n, default_value=d, description=t) for n, (d, t, _) in REMAP_ARGUMENTS.items()]
-    image = LaunchConfiguration("image_topic")
-    remappings = [
-        ("image", image),
-        ("image/compressed", [image, "/compressed"]),
-        ("camera_info", LaunchConfiguration("camera_info_topic")),
-    ]
-    node = Node(
-        package="lednet_ros",
-        executable="segmentation_node",
-        name="lednet_segmentation",
-        namespace=LaunchConfiguration("namespace"),
-        parameters=[
-            LaunchConfiguration("params_file"),
-            {n: ParameterValue(LaunchConfiguration(n), value_type=t) for n, (_, t, _) in PARAMETER_ARGUMENTS.items()},
-        ],
-        remappings=remappings,
-        output="screen",
-        emulate_tty=True,
-    )
-    rviz = Node(
-        package="rviz2",
-        executable="rviz2",
-        arguments=["-d", PathJoinSubstitution([share, "config", "segmentation.rviz"])],
-        condition=IfCondition(LaunchConfiguration("rviz")),
-        output="screen",
-    )
-    return LaunchDescription([*arguments, node, rviz])
+    return LaunchDescription([*arguments, OpaqueFunction(function=_actions)])

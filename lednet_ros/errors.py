@@ -11,6 +11,7 @@ __all__ = [
     "CheckpointError",
     "ClassConfigError",
     "ImageEncodingError",
+    "ImageTooLargeError",
     "LednetError",
 ]
 
@@ -29,3 +30,10 @@ class ClassConfigError(LednetError):
 
 class ImageEncodingError(LednetError):
     """An image cannot be converted: unsupported encoding, wrong size or layout."""
+
+
+class ImageTooLargeError(ImageEncodingError):
+    """An image breaks the frame limits (pixels, side, aspect); known from its header, before decoding.
+
+    Its own class so that a tool can count a skipped oversized frame apart from a corrupt one.
+    """

@@ -22,10 +22,12 @@ from lednet_ros.inference.options import (
     option_help,
     parse_size,
 )
+from lednet_ros.limits import DEFAULT_MAX_PIXELS, MAX_ASPECT, MAX_SIDE
 
 __all__ = [
     "add_alpha_argument",
     "add_engine_arguments",
+    "add_max_pixels_argument",
     "engine_options",
     "positive_int",
     "run_guarded",
@@ -97,6 +99,15 @@ def engine_options(args: argparse.Namespace) -> EngineOptions:
         cuda_graphs=args.cuda_graphs,
         compile_network=args.compile_network,
     )
+
+
+def add_max_pixels_argument(parser: argparse.ArgumentParser) -> None:
+    """``--max-input-pixels``: the node's frame limits, so that a tool skips (and counts) what the node would reject."""
+    parser.add_argument(
+        "--max-input-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+        help=f"skip (and count) larger images, checked from their header before decoding; sides over {MAX_SIDE} "
+        f"and aspect ratios over {MAX_ASPECT}:1 are skipped too, as the node does (default: {DEFAULT_MAX_PIXELS})",
+    )  # fmt: skip
 
 
 def add_alpha_argument(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lednet_ros.commands.args import add_engine_arguments, engine_options, positive_int, run_guarded
+from lednet_ros.commands.args import (
+    add_engine_arguments,
+    add_max_pixels_argument,
+    engine_options,
+    positive_int,
+    run_guarded,
+)
 from lednet_ros.data.bags import DEFAULT_IMAGE_TOPIC, DEFAULT_LABEL_TOPIC
 from lednet_ros.evaluation.offline import run
 from lednet_ros.evaluation.report import evaluation_markdown, write_report
@@ -46,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("out/evaluate"), metavar="DIR", help="output folder (default: out/evaluate)"
     )
+    add_max_pixels_argument(parser)
     add_engine_arguments(parser)
     return parser
 
@@ -64,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = None if args.predictions_topic else options.build_engine()
         classes = engine.classes if engine is not None else load_weights(options.weights).meta.classes
         result = run(args.bag, args.image_topic, args.label_topic, classes, engine=engine,
-                     predictions_topic=args.predictions_topic, tolerance_ms=args.tolerance_ms, samples=args.samples)  # fmt: skip
+                     predictions_topic=args.predictions_topic, tolerance_ms=args.tolerance_ms, samples=args.samples,
+                     max_pixels=args.max_input_pixels)  # fmt: skip
         context = {
             "bag": str(args.bag), "image_topic": args.image_topic, "label_topic": args.label_topic,
             "predictions_topic": args.predictions_topic,

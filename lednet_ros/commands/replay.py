@@ -20,7 +20,13 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from lednet_ros.commands.args import add_engine_arguments, engine_options, positive_int, run_guarded
+from lednet_ros.commands.args import (
+    add_engine_arguments,
+    add_max_pixels_argument,
+    engine_options,
+    positive_int,
+    run_guarded,
+)
 from lednet_ros.data.bags import STORAGE_PLUGINS
 from lednet_ros.ros.replay import ReplayOptions, replay
 from lednet_ros.ros.topics import OUTPUTS
@@ -109,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=DEFAULTS["out"], metavar="DIR", help=f"output folder (default: {_default('out')})"
     )
+    add_max_pixels_argument(parser)
     add_engine_arguments(parser)
     return parser  # fmt: skip
 

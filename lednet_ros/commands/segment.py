@@ -8,7 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lednet_ros.commands.args import add_alpha_argument, add_engine_arguments, engine_options, run_guarded
+from lednet_ros.commands.args import (
+    add_alpha_argument,
+    add_engine_arguments,
+    add_max_pixels_argument,
+    engine_options,
+    run_guarded,
+)
 from lednet_ros.data.image_files import collect_images
 from lednet_ros.inference.files import segment_files
 
@@ -27,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)"
     )
     add_alpha_argument(parser)
+    add_max_pixels_argument(parser)
     add_engine_arguments(parser)
     return parser
 
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         engine = engine_options(args).build_engine()
         print(f"weights: {engine.checkpoint.describe()}")
-        result = segment_files(engine, args.paths, args.out, alpha=args.alpha)
+        result = segment_files(engine, args.paths, args.out, alpha=args.alpha, max_pixels=args.max_input_pixels)
         print(f"wrote {len(result.outputs)} x 3 PNGs and {result.summary_file}")
         if result.failed:
             print(f"{len(result.failed)} input(s) could not be read; listed in {result.summary_file}")

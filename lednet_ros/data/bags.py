@@ -22,6 +22,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from lednet_ros.errors import LednetError
 from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
+from lednet_ros.user_files import check_yaml_text, read_user_file
 
 if TYPE_CHECKING:
     from rosbags.interfaces import Connection
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_LABEL_TOPIC",
     "IMAGE_TYPE",
     "IMAGE_TYPES",
+    "MAX_METADATA_BYTES",
     "STORAGE_PLUGINS",
     "BagWriter",
     "decode_message",
@@ -57,13 +59,17 @@ DEFAULT_DEPTH_TOPIC = "/camera/depth/image"
 """Depth registered to the colour camera (16UC1 millimetres), as ``synth --bag`` writes it."""
 DEFAULT_DEPTH_INFO_TOPIC = "/camera/depth/camera_info"
 _TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+MAX_METADATA_BYTES = 16 << 20
+"""A bag's ``metadata.yaml`` is a few KB per storage file; 16 MiB leaves room for thousands of them."""
 
 
 def open_bag(bag: Path) -> Any:
     """An opened ``rosbags`` AnyReader of a bag folder or its storage file.
 
     Raises:
-        LednetError: the bag does not exist or cannot be read.
+        LednetError: the bag does not exist or cannot be read, or its
+            ``metadata.yaml`` is not a regular file, is over
+            :data:`MAX_METADATA_BYTES`, or uses YAML aliases.
     """
     from rosbags.highlevel import AnyReader  # noqa: PLC0415
 
@@ -71,6 +77,10 @@ def open_bag(bag: Path) -> Any:
         msg = f"{bag}: no such bag"
         raise LednetError(msg)
     path = bag.parent if bag.is_file() and (bag.parent / "metadata.yaml").is_file() else bag
+    metadata = path / "metadata.yaml"
+    if path.is_dir() and metadata.exists():  # rosbags parses it without limits: bounded and alias-free first
+        text = read_user_file(metadata, "bag metadata", MAX_METADATA_BYTES).decode("utf-8", errors="replace")
+        check_yaml_text(text, str(metadata))
     try:
         reader = AnyReader([path])
         reader.open()
@@ -96,13 +106,21 @@ def require_topic(bag: Path, topics: dict[str, str], topic: str, allowed: tuple[
         raise LednetError(msg)
 
 
-def decode_message(message: Any, msgtype: str = IMAGE_TYPE) -> DecodedImage:
-    """Pixels of an ``Image`` or ``CompressedImage`` message (rosbags or rclpy)."""
+def decode_message(message: Any, msgtype: str = IMAGE_TYPE, *, max_pixels: int | None = None) -> DecodedImage:
+    """Pixels of an ``Image`` or ``CompressedImage`` message (rosbags or rclpy).
+
+    ``max_pixels`` applies the node's frame limits (:func:`~lednet_ros.limits.check_image_size`),
+    checked before decoding: a tool reading a bag meets the same bombs a node does.
+
+    Raises:
+        ImageEncodingError: the message cannot be decoded or breaks the limits.
+    """
     if msgtype.endswith("CompressedImage"):
-        return decode_compressed(message.format, message.data)
+        return decode_compressed(message.format, message.data, max_pixels=max_pixels)
     return decode_image(
-        message.encoding, message.height, message.width, message.step, message.is_bigendian, message.data
-    )
+        message.encoding, message.height, message.width, message.step, message.is_bigendian, message.data,
+        max_pixels=max_pixels,
+    )  # fmt: skip
 
 
 def _header(stamp_ns: int, frame_id: str) -> Any:

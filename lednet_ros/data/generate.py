@@ -36,7 +36,9 @@ from lednet_ros.data.bags import (
 )
 from lednet_ros.data.image_files import write_png
 from lednet_ros.data.synthetic import CLASSES_NEVER_DRAWN, street_scene
+from lednet_ros.errors import LednetError
 from lednet_ros.model.classes import load_class_config
+from lednet_ros.user_files import read_user_file
 
 __all__ = [
     "CAMERA_FRAME",
@@ -112,7 +114,12 @@ def generate_dataset(out: Path, frames: int, *, seed: int = 0, size: tuple[int, 
 def drive_is_current(folder: Path, frames: int, *, seed: int, size: tuple[int, int]) -> bool:
     """Whether ``folder`` holds a drive bag made with these settings (generating one takes a while)."""
     summary_file = folder / SUMMARY_FILE
-    summary = json.loads(summary_file.read_text(encoding="utf-8")) if summary_file.is_file() else {}
+    try:
+        summary = json.loads(read_user_file(summary_file, "drive summary")) if summary_file.is_file() else {}
+    except (LednetError, ValueError):  # unreadable, oversized or not JSON: generate the drive again
+        summary = {}
+    if not isinstance(summary, dict):
+        summary = {}
     wanted = {"frames": frames, "size": list(size), "seed": seed}
     return {key: summary.get(key) for key in wanted} == wanted and (folder / "bag").is_dir()
 

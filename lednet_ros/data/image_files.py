@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 
 from lednet_ros.errors import ImageEncodingError, LednetError
+from lednet_ros.limits import check_image_size
+from lednet_ros.msgs.image_headers import payload_kind, read_header
 
 __all__ = ["IMAGE_SUFFIXES", "collect_images", "read_rgb", "write_png"]
 
@@ -51,18 +53,56 @@ def collect_images(paths: list[Path]) -> list[tuple[Path, Path]]:
     return list(dict.fromkeys(found))
 
 
-def read_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: Path, max_pixels: int | None = None) -> np.ndarray:
     """Read an image file as HxWx3 uint8 RGB (grey and 16-bit images are converted).
 
+    With ``max_pixels`` the size is read from the file's header first and
+    checked as the node checks a frame (:func:`~lednet_ros.limits.check_image_size`),
+    so a small file that describes a huge image is refused before OpenCV
+    allocates for it (a 0.8 MB PNG of 16384 x 16384 took 4.2 GB, issue 17).
+
     Raises:
-        ImageEncodingError: the file cannot be decoded as an image.
+        ImageEncodingError: the file cannot be decoded as an image, or is too large.
     """
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if max_pixels is not None and data.size:
+        width, height = _header_size(path, data)
+        try:
+            check_image_size(width, height, max_pixels)
+        except ImageEncodingError as exc:
+            msg = f"{path}: {exc}"
+            raise ImageEncodingError(msg) from None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:  # OpenCV's own pixel limit
+        image = None
     if image is None:
         msg = f"{path}: not a readable image"
         raise ImageEncodingError(msg)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _header_size(path: Path, data: np.ndarray) -> tuple[int, int]:
+    """(width, height) from the header: JPEG and PNG by this package's reader, other formats by Pillow's lazy open.
+
+    Raises:
+        ImageEncodingError: no readable header.
+    """
+    if payload_kind(memoryview(data)) is not None:
+        try:
+            header = read_header(memoryview(data))
+        except ImageEncodingError as exc:
+            msg = f"{path}: not a readable image ({exc})"
+            raise ImageEncodingError(msg) from None
+        return header.width, header.height
+    from PIL import Image as PilImage  # noqa: PLC0415 (Pillow comes with matplotlib)
+
+    try:
+        with PilImage.open(path) as image:  # reads the header only
+            return image.size
+    except Exception as exc:  # Pillow raises many kinds; any means the header is not readable
+        msg = f"{path}: not a readable image ({type(exc).__name__})"
+        raise ImageEncodingError(msg) from None
 
 
 def write_png(path: Path, image: np.ndarray) -> Path:

@@ -21,7 +21,9 @@ import numpy as np
 from tqdm import tqdm
 
 from lednet_ros.data.bags import IMAGE_TYPES, decode_message, open_bag, require_topic
+from lednet_ros.errors import ImageTooLargeError
 from lednet_ros.evaluation.metrics import ConfusionMatrix, Scores
+from lednet_ros.limits import DEFAULT_MAX_PIXELS
 from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ class EvaluationResult:
     unpaired_images: int
     unpaired_labels: int
     corrupt_messages: int
+    rejected_frames: int = 0
+    """Images or labels skipped for breaking the frame limits (``max_pixels``), checked before decoding."""
     inference_ms: list[float] = field(default_factory=list)
     samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     confusion: np.ndarray | None = None
@@ -86,11 +90,15 @@ def run(
     tolerance_ms: float = 0.0,
     samples: int = 4,
     progress: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> EvaluationResult:
     """Evaluate ``engine`` (or recorded predictions) on the image/label pairs of a bag.
 
     An image or label that never found its partner, whether the pairing gave
     up on it or it was still waiting when the bag ended, counts as unpaired.
+    One beyond ``max_pixels`` or the other frame limits
+    (:func:`~lednet_ros.limits.check_image_size`, from its header) is skipped
+    and counted in ``rejected_frames``, one that does not decode in ``corrupt_messages``.
 
     Raises:
         LednetError: the bag is missing or unreadable, a topic is absent (the
@@ -119,7 +127,10 @@ def run(
                 bar.update(1)
             try:
                 message = reader.deserialize(raw, connection.msgtype)
-                decoded = decode_message(message, connection.msgtype)
+                decoded = decode_message(message, connection.msgtype, max_pixels=max_pixels)
+            except ImageTooLargeError:  # skipped before decoding, as the node rejects it
+                result.rejected_frames += 1
+                continue
             except Exception:  # a corrupt message of any kind is skipped and counted
                 result.corrupt_messages += 1
                 continue

@@ -78,7 +78,8 @@ def write_report(result: EvaluationResult, classes: ClassConfig, out: Path, cont
     report = {
         **result.scores.to_dict(classes.names),
         "frames": result.frames, "unpaired_images": result.unpaired_images, "unpaired_labels": result.unpaired_labels,
-        "corrupt_messages": result.corrupt_messages, "inference_ms": percentile_summary(result.inference_ms), **context,
+        "corrupt_messages": result.corrupt_messages, "rejected_frames": result.rejected_frames,
+        "inference_ms": percentile_summary(result.inference_ms), **context,
     }  # fmt: skip
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     if result.confusion is not None:
@@ -187,7 +188,8 @@ def evaluation_markdown(report: dict[str, Any], names: Sequence[str]) -> str:
         f"# Evaluation of {report['bag']}", "",
         f"- {_accuracy_line(report)}",
         f"- frames scored {report['frames']}; unpaired images {report['unpaired_images']}, unpaired labels "
-        f"{report['unpaired_labels']}, corrupt messages {report['corrupt_messages']}",
+        f"{report['unpaired_labels']}, corrupt messages {report['corrupt_messages']}, frames over the size limits "
+        f"skipped {report.get('rejected_frames', 0)}",
         f"- weights: {report['weights'] or 'recorded predictions on ' + str(report['predictions_topic'])}",
         f"- inference: {timing_line}", "",
         *iou_table(names, report["per_class_iou"]), "",

@@ -32,6 +32,8 @@ class ReplayStats:
     received: int = 0
     unexpected: int = 0
     corrupt_messages: int = 0
+    rejected_frames: int = 0
+    """Frames not sent: beyond the node's frame limits (``--max-input-pixels``), known from the message's size."""
     first_sent_s: float | None = None
     last_sent_s: float | None = None
     first_receive_s: float | None = None
@@ -140,15 +142,18 @@ class ReplayTally:
         """The accuracy part in the offline evaluation's form, for the same report writer."""
         return EvaluationResult(
             scores=self.matrix.scores(), frames=self.scored, unpaired_images=self.stats.lost,
-            unpaired_labels=0, corrupt_messages=self.stats.corrupt_messages, samples=self.samples,
+            unpaired_labels=0, corrupt_messages=self.stats.corrupt_messages,
+            rejected_frames=self.stats.rejected_frames, samples=self.samples,
             confusion=self.matrix.matrix,
         )  # fmt: skip
 
 
-def load_ground_truth(reader: Any, topic: str, classes: ClassConfig) -> tuple[dict[int, bytes], int]:
+def load_ground_truth(reader: Any, topic: str, classes: ClassConfig,
+                      max_pixels: int | None = None) -> tuple[dict[int, bytes], int]:  # fmt: skip
     """Every label image of ``topic`` as PNG bytes by header stamp (compact: labels compress ~50x); and the corrupt count.
 
-    ``reader`` is an opened rosbags reader (:func:`lednet_ros.data.bags.open_bag`).
+    ``reader`` is an opened rosbags reader (:func:`lednet_ros.data.bags.open_bag`). A label beyond
+    ``max_pixels`` or the other frame limits is skipped before decoding and counted with the corrupt ones.
     """
     truth: dict[int, bytes] = {}
     corrupt = 0
@@ -156,7 +161,7 @@ def load_ground_truth(reader: Any, topic: str, classes: ClassConfig) -> tuple[di
     for connection, _, raw in reader.messages(connections=connections):
         try:
             message = reader.deserialize(raw, connection.msgtype)
-            labels = ground_truth_ids(decode_message(message), classes)
+            labels = ground_truth_ids(decode_message(message, max_pixels=max_pixels), classes)
         except Exception:  # a corrupt label is skipped and counted, as the offline evaluation does
             corrupt += 1
             continue

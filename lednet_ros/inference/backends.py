@@ -27,6 +27,7 @@ the cache (default ``$XDG_CACHE_HOME/lednet_ros``, else ``~/.cache/lednet_ros``)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -57,6 +58,7 @@ __all__ = [
     "cache_dir",
     "make_head_runner",
     "make_runner",
+    "prune_cache",
     "resolve_backend",
     "weights_digest",
 ]
@@ -70,6 +72,12 @@ ONNX Runtime leads at every size on the AVX-512 Xeon and ties OpenVINO at 1024x5
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 GRAPH_VERSION = 4
 """Part of every cached graph's name: bump it when the exported code (not the weights) changes."""
+
+MAX_CACHED_GRAPHS = 64
+"""Graphs kept in the cache folder; more are deleted, least recently used first."""
+
+MAX_CACHE_BYTES = 512 << 20
+"""Bytes of graphs kept in the cache folder (a network graph is about 4 MB, a head graph a few KB)."""
 
 
 class CoarseRunner(Protocol):
@@ -141,20 +149,71 @@ _fallback_dir: list[Path] = []
 
 
 def _cached_onnx(name: str, what: str, export: Callable[[Path], Path]) -> Path:
-    """``cache_dir() / name``, exported by ``export(path)`` first if it is not there yet."""
+    """``cache_dir() / name``, exported by ``export(path)`` first if it is not there yet.
+
+    A graph used is touched, and after each export the folder is pruned to
+    :data:`MAX_CACHED_GRAPHS` files and :data:`MAX_CACHE_BYTES`, least
+    recently used first: one head graph per output size, never removed, let
+    a camera that changes resolution fill the disk (issue 17).
+    """
     path = cache_dir() / name
     if path.is_file():
+        _touch(path)
         return path
     if _fallback_dir and (_fallback_dir[0] / name).is_file():  # exported there before (a session was dropped)
+        _touch(_fallback_dir[0] / name)
         return _fallback_dir[0] / name
     _LOG.info("exporting %s to %s (once)", what, path)
     try:
-        return export(path)
+        exported = export(path)
     except OSError as exc:  # an unwritable cache must not stop the node: use one private temporary folder
         if not _fallback_dir:
             _fallback_dir.append(Path(tempfile.mkdtemp(prefix="lednet_ros_")))
             _LOG.warning("cannot write the cache %s (%s); using %s", path.parent, exc, _fallback_dir[0])
-        return export(_fallback_dir[0] / name)
+        exported = export(_fallback_dir[0] / name)
+    prune_cache(exported.parent, keep=exported)
+    return exported
+
+
+def _touch(path: Path) -> None:
+    """Mark a cached graph as just used (its modification time is the cache's LRU order)."""
+    with contextlib.suppress(OSError):  # a read-only cache still serves; its order just stays as it was
+        os.utime(path)
+
+
+def prune_cache(folder: Path, *, keep: Path | None = None, max_files: int | None = None,
+                max_bytes: int | None = None) -> list[Path]:  # fmt: skip
+    """Delete the least recently used graphs of ``folder`` beyond the count and size bounds; the deleted paths.
+
+    Only this package's graphs (``lednet_*.onnx``) are counted and deleted;
+    ``keep`` (the graph just exported) never is. A graph deleted while a
+    session of it is open is harmless: ONNX Runtime and OpenVINO read the
+    file once, when the session is made. Bounds default to
+    :data:`MAX_CACHED_GRAPHS` and :data:`MAX_CACHE_BYTES`.
+    """
+    max_files = MAX_CACHED_GRAPHS if max_files is None else max_files
+    max_bytes = MAX_CACHE_BYTES if max_bytes is None else max_bytes
+    graphs = []
+    for path in folder.glob("lednet_*.onnx"):
+        try:
+            info = path.stat()
+        except OSError:  # removed meanwhile (another process pruning)
+            continue
+        graphs.append((info.st_mtime_ns, info.st_size, path))
+    graphs.sort(reverse=True)  # newest first
+    deleted, count, total = [], 0, 0
+    for _, size, path in graphs:
+        count, total = count + 1, total + size
+        if path == keep or (count <= max_files and total <= max_bytes):
+            continue
+        try:
+            path.unlink()
+            deleted.append(path)
+        except OSError as exc:
+            _LOG.info("cannot remove the cached graph %s (%s)", path, exc)
+    if deleted:
+        _LOG.info("removed %d least recently used graph(s) from %s", len(deleted), folder)
+    return deleted
 
 
 def _onnx_file(model: LEDNet, digest: str, shape: tuple[int, int, int, int]) -> Path:

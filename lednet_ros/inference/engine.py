@@ -48,6 +48,7 @@ from lednet_ros.inference.pixels import (
     upload,
 )
 from lednet_ros.inference.results import SegmentationResult, to_host
+from lednet_ros.limits import check_model_size
 from lednet_ros.model.checkpoint import load_weights
 from lednet_ros.model.network import fold_batchnorm
 
@@ -71,6 +72,18 @@ MAX_BACKEND_SESSIONS = 16
 
 ONNX Runtime's sessions share one memory arena (see :mod:`lednet_ros.inference.backends`), so a
 kept session costs little more than its graph."""
+
+ORT_HEAD_PIXELS = 1 << 20
+"""Outputs up to this many pixels (or up to the largest warmed-up image) use ONNX Runtime's head; larger ones PyTorch's.
+
+ONNX Runtime's arena keeps a run's peak for good, and the head's grows with
+its output (800 MB at 1920x1080 with confidence, 3.9 GB at 3840x2160): after
+a burst of large frames the node stayed 300 MB to 900 MB above its warmed-up
+size (issue 17). PyTorch's steps hand their memory back after each frame,
+at about twice the head's time. A camera size named in the warm-up keeps
+the faster head (its peak is then part of the warmed-up memory); the
+arena's shrinkage run option was tried instead and freed too little
+(1.5 GB kept after 3840x2160 frames; benchmarks/README.md)."""
 
 _Wants = tuple[bool, bool, bool]
 """Which optional outputs a call asks for: (confidence, color, overlay)."""
@@ -148,6 +161,7 @@ class SegmentationEngine:
         self.uses_cuda_graphs = options.cuda_graphs and self.device.type == "cuda" and self.backend == "torch"
         self._graphs: LruCache[tuple[int, int, int, int, bool], GraphedPipeline] = LruCache(MAX_CUDA_GRAPHS)
         self._graph_failures: set[tuple[int, int, int, int, bool]] = set()
+        self._warmed_pixels = 0  # the largest image warmed up for: up to it, ONNX Runtime's head (see _classify)
         self._make_tables(meta)
         _LOG.info(
             "LEDNet engine: weights %s on %s (%s, %s%s%s), model size %dx%d%s",
@@ -284,6 +298,7 @@ class SegmentationEngine:
         ONNX Runtime it builds both heads (with and without confidence), since
         which one the first frame needs depends on who subscribes then.
         """
+        self._warmed_pixels = max(self._warmed_pixels, *(w * h for w, h in image_sizes), 0)
         for width, height in image_sizes:
             for confidence in (False, True) if self.backend == "onnxruntime" else (False,):
                 self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=confidence)
@@ -343,10 +358,11 @@ class SegmentationEngine:
         """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
 
         With the ``onnxruntime`` backend ONNX Runtime runs these steps as well
-        (one image at a time), about twice as fast as PyTorch on the CPU;
+        (one image at a time), about twice as fast as PyTorch on the CPU, for
+        outputs up to :data:`ORT_HEAD_PIXELS` or the largest warmed-up image;
         elsewhere they are PyTorch's, which a CUDA graph captures.
         """
-        if self.backend == "onnxruntime":
+        if self.backend == "onnxruntime" and size[0] * size[1] <= max(ORT_HEAD_PIXELS, self._warmed_pixels):
             key = (tuple(coarse.shape[1:]), size, want_confidence)
             head = self._heads.get(key)
             if head is None:
@@ -401,6 +417,7 @@ def _model_size(size: tuple[int, int]) -> tuple[int, int]:
     if min(size) < MIN_MODEL_SIDE:
         msg = f"model size {size[0]}x{size[1]} is too small (at least {MIN_MODEL_SIDE}x{MIN_MODEL_SIDE})"
         raise LednetError(msg)
+    check_model_size(int(size[0]), int(size[1]))
     return (int(size[0]), int(size[1]))
 
 

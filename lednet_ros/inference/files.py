@@ -37,17 +37,18 @@ class SegmentResult:
     summary_file: Path | None = None
 
 
-def segment_files(engine: SegmentationEngine, inputs: list[Path], out_dir: Path, *,
-                  alpha: float = 0.5) -> SegmentResult:  # fmt: skip
+def segment_files(engine: SegmentationEngine, inputs: list[Path], out_dir: Path, *, alpha: float = 0.5,
+                  max_pixels: int | None = None) -> SegmentResult:  # fmt: skip
     """Segment every image in ``inputs`` (files or folders) into ``out_dir``.
 
-    An unreadable image is logged, listed in the result and skipped: one bad
-    file in a folder of thousands should not cost the others.
+    An unreadable image, or one beyond ``max_pixels`` and the other frame
+    limits (checked from its header), is logged, listed in the result and
+    skipped: one bad file in a folder of thousands should not cost the others.
     """
     result = SegmentResult()
     for source, stem in tqdm(collect_images(inputs), desc="segmenting", unit="image", disable=None):
         try:
-            rgb = read_rgb(source)
+            rgb = read_rgb(source, max_pixels)
         except Exception as exc:
             result.failed.append({"input": str(source), "error": str(exc)})
             _log.warning("skipped %s: %s", source, exc)

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from lednet_ros.errors import ClassConfigError
+from lednet_ros.errors import ClassConfigError, LednetError
 from lednet_ros.resources import config_file
+from lednet_ros.user_files import load_yaml
 
 __all__ = ["DEFAULT_CLASS_CONFIG", "ClassConfig", "load_class_config"]
 
@@ -126,17 +127,12 @@ def load_class_config(path: str | Path | None = None) -> ClassConfig:
     """Read a class set from YAML; ``None`` reads the shipped Cityscapes set.
 
     Raises:
-        ClassConfigError: the file is missing, not YAML, or not a valid class set.
+        ClassConfigError: the file is missing, not a regular file, over 1 MiB,
+            not YAML (or YAML with aliases), or not a valid class set.
     """
-    import yaml  # noqa: PLC0415 (keep module import cheap)
-
     resolved = config_file(DEFAULT_CLASS_CONFIG) if path is None else Path(path)
-    try:
-        data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
-    except OSError as exc:
-        msg = f"{resolved}: cannot read class config ({exc.strerror or exc})"
-        raise ClassConfigError(msg) from None
-    except yaml.YAMLError as exc:
-        msg = f"{resolved}: not valid YAML ({exc})"
-        raise ClassConfigError(msg) from None
+    try:  # bounded: a regular file of at most 1 MiB, YAML without aliases (lednet_ros.user_files)
+        data = load_yaml(resolved, "class config")
+    except LednetError as exc:
+        raise ClassConfigError(str(exc)) from None
     return ClassConfig.from_dict(data, source=str(resolved))

@@ -25,6 +25,8 @@ import cv2
 import numpy as np
 
 from lednet_ros.errors import ImageEncodingError
+from lednet_ros.limits import check_image_size
+from lednet_ros.msgs.image_headers import read_header
 
 if TYPE_CHECKING:
     BufferLike = bytes | bytearray | memoryview | array.array | np.ndarray
@@ -33,6 +35,7 @@ __all__ = [
     "SUPPORTED_ENCODINGS",
     "DecodedImage",
     "byte_view",
+    "compressed_format",
     "decode_compressed",
     "decode_image",
     "encode_image",
@@ -127,7 +130,9 @@ def decode_image(
 
     Raises:
         ImageEncodingError: unsupported encoding, zero size, more than
-            ``max_pixels`` pixels, ``step`` too small for the width, or a data
+            ``max_pixels`` pixels or beyond the side and aspect limits of
+            :func:`~lednet_ros.limits.check_image_size` (both checked only
+            when ``max_pixels`` is given), ``step`` too small for the width, or a data
             length other than ``step * height``. The message says which.
     """
     layout = _ENCODINGS.get(encoding)
@@ -137,9 +142,8 @@ def decode_image(
     if height <= 0 or width <= 0:
         msg = f"empty image ({width}x{height})"
         raise ImageEncodingError(msg)
-    if max_pixels is not None and height * width > max_pixels:
-        msg = f"{width}x{height} = {height * width} pixels is more than max_input_pixels = {max_pixels}"
-        raise ImageEncodingError(msg)
+    if max_pixels is not None:
+        check_image_size(width, height, max_pixels)
     if layout.yuv is not None and width % 2:
         msg = f"{encoding} needs an even width, got {width}"
         raise ImageEncodingError(msg)
@@ -169,32 +173,78 @@ def decode_image(
     return DecodedImage(pixels, layout.order, zero_copy=True)
 
 
+def compressed_format(format_field: str) -> str | None:
+    """What a ``CompressedImage.format`` asks for: ``jpeg``, ``png`` or None (empty: go by the payload).
+
+    image_transport's ``compressed`` plugin writes ``jpeg`` or ``png``, alone
+    or as ``"<encoding>; <jpeg|png> compressed <encoding>"``; its
+    ``compressedDepth`` plugin writes ``"<encoding>; compressedDepth [png|rvl]"``,
+    a depth image that must not be segmented as colour.
+
+    Raises:
+        ImageEncodingError: a compressedDepth frame, or a format naming neither JPEG nor PNG.
+    """
+    text = format_field.lower()
+    if "compresseddepth" in text:
+        msg = f"format {format_field!r} is a compressedDepth frame (depth), not a colour image"
+        raise ImageEncodingError(msg)
+    words = set(text.replace(";", " ").split())
+    named = {"jpeg" if word == "jpg" else word for word in words} & {"jpeg", "png"}
+    if len(named) == 1:
+        return named.pop()
+    if not text.strip():
+        return None
+    msg = f"format {format_field!r} is not JPEG or PNG (the formats sensor_msgs/CompressedImage carries)"
+    raise ImageEncodingError(msg)
+
+
 def decode_compressed(format_field: str, data: BufferLike, *, max_pixels: int | None = None) -> DecodedImage:
     """Decode a ``sensor_msgs/CompressedImage`` (JPEG or PNG) to BGR or grey.
 
+    The size is read from the header first (:mod:`lednet_ros.msgs.image_headers`)
+    and checked against ``max_pixels`` and the side and aspect limits of
+    :func:`~lednet_ros.limits.check_image_size` (when ``max_pixels`` is
+    given), so a decompression bomb is refused before OpenCV allocates
+    anything. ``format`` is honoured (:func:`compressed_format`); a JPEG sent
+    as ``png`` or the reverse is decoded as what it is.
+
     Raises:
-        ImageEncodingError: an empty or undecodable payload, pixels other than 8- or 16-bit unsigned
-            with 1, 3 or 4 channels, or too many pixels.
+        ImageEncodingError: an empty payload, a format or payload other than
+            JPEG or PNG, a compressedDepth frame, a broken header, too many
+            pixels, a payload OpenCV cannot decode (or that decodes to another
+            size than its header says), or pixels other than 8- or 16-bit
+            unsigned with 1, 3 or 4 channels.
     """
     buffer = byte_view(data)
     if buffer.size == 0:
         msg = f"empty compressed payload (format {format_field!r})"
         raise ImageEncodingError(msg)
-    image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    compressed_format(format_field)
+    what = f"the compressed payload ({buffer.size} bytes, format {format_field!r})"
+    try:
+        header = read_header(memoryview(buffer))
+    except ImageEncodingError as exc:
+        msg = f"cannot decode {what} as JPEG or PNG: {exc}"
+        raise ImageEncodingError(msg) from None
+    if max_pixels is not None:
+        check_image_size(header.width, header.height, max_pixels, f"{header.kind.upper()} image")
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:  # e.g. over OpenCV's own CV_IO_MAX_IMAGE_PIXELS
+        reason = str(exc).strip().splitlines()[-1]
+        msg = f"cannot decode {what} as {header.kind.upper()}: OpenCV refused it ({reason})"
+        raise ImageEncodingError(msg) from None
     if image is None:
-        msg = f"cannot decode the compressed payload ({buffer.size} bytes, format {format_field!r}) as JPEG or PNG"
+        msg = f"cannot decode {what} as JPEG or PNG"
         raise ImageEncodingError(msg)
-    if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
-        msg = f"{image.shape[1]}x{image.shape[0]} pixels is more than max_input_pixels = {max_pixels}"
+    if image.shape[:2] != (header.height, header.width):
+        msg = f"cannot decode {what} as JPEG or PNG: its header says {header.width}x{header.height}, the data {image.shape[1]}x{image.shape[0]}"
         raise ImageEncodingError(msg)
     # OpenCV also decodes float (PFM, Radiance HDR, TIFF) and signed (TIFF) images, which have no 8-bit meaning
     # here: `>> 8` raised TypeError on floats and wrapped negative values (found by test_image_conv_fuzz.py).
     channels = 1 if image.ndim == 2 else image.shape[2]
     if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
-        msg = (
-            f"cannot decode the compressed payload ({buffer.size} bytes, format {format_field!r}) to 8-bit pixels: "
-            f"it holds {channels}-channel {image.dtype} pixels"
-        )
+        msg = f"cannot decode {what} to 8-bit pixels: it holds {channels}-channel {image.dtype} pixels"
         raise ImageEncodingError(msg)
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)  # 16-bit PNG

@@ -15,7 +15,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from lednet_ros.msgs.cloud import POINT_FIELDS, cloud_fields
 from lednet_ros.msgs.image import encode_image
 
-__all__ = ["cloud_message", "image_message", "output_camera_info", "scaled_camera_info"]
+__all__ = ["camera_info_problem", "cloud_message", "image_message", "output_camera_info", "scaled_camera_info"]
 
 
 def image_message(header: Any, pixels: np.ndarray, encoding: str) -> Image:
@@ -47,9 +47,45 @@ def scaled_camera_info(info: CameraInfo, width: int, height: int) -> CameraInfo:
     p[0], p[2], p[3], p[5], p[6] = p[0] * sx, p[2] * sx, p[3] * sx, p[5] * sy, p[6] * sy
     out.k, out.p = k, p
     out.width, out.height = width, height
-    out.roi.x_offset, out.roi.width = round(info.roi.x_offset * sx), round(info.roi.width * sx)
-    out.roi.y_offset, out.roi.height = round(info.roi.y_offset * sy), round(info.roi.height * sy)
+    # Clamped into the new image: a ROI the node passed on must never wrap around in its uint32 fields.
+    out.roi.x_offset = _clamp(info.roi.x_offset * sx, width)
+    out.roi.width = _clamp(info.roi.width * sx, width - out.roi.x_offset)
+    out.roi.y_offset = _clamp(info.roi.y_offset * sy, height)
+    out.roi.height = _clamp(info.roi.height * sy, height - out.roi.y_offset)
     return out
+
+
+def _clamp(value: float, limit: int) -> int:
+    return min(max(0, round(value)), max(0, limit))
+
+
+def camera_info_problem(info: CameraInfo) -> str | None:
+    """What makes ``info`` unusable, or None: the node keeps its last good camera_info instead.
+
+    A camera_info is refused when its image size is zero, any of D, K, R, P
+    is NaN or infinite, K's focal lengths are not positive, or its ROI
+    reaches outside the image: scaled, such values would go out as nonsense
+    or wrap around. An all-zero K is what sensor_msgs prescribes for an
+    uncalibrated camera; it is kept (and stays zero when scaled), so rviz2
+    still gets the outputs' size.
+    """
+    if not info.width or not info.height:
+        return f"image size {info.width}x{info.height} is empty"
+    for name in ("d", "k", "r", "p"):
+        values = np.asarray(getattr(info, name), dtype=np.float64)
+        if not np.isfinite(values).all():
+            return f"{name.upper()} holds NaN or infinite values"
+    k = info.k
+    uncalibrated = not np.any(np.asarray(k, dtype=np.float64))
+    if not uncalibrated and not (k[0] > 0 and k[4] > 0):
+        return f"K's focal lengths fx={k[0]}, fy={k[4]} are not positive"
+    roi = info.roi
+    if roi.x_offset + roi.width > info.width or roi.y_offset + roi.height > info.height:
+        return (
+            f"ROI {roi.width}x{roi.height} at ({roi.x_offset}, {roi.y_offset}) reaches outside the "
+            f"{info.width}x{info.height} image"
+        )
+    return None
 
 
 def output_camera_info(info: CameraInfo, header: Any, width: int, height: int) -> CameraInfo:

@@ -19,6 +19,7 @@ import posixpath
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 from rclpy.node import Node
@@ -26,6 +27,7 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from lednet_ros.errors import ImageEncodingError
+from lednet_ros.limits import check_image_size
 from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
 from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
 from lednet_ros.ros.conversions import cloud_message
@@ -55,11 +57,14 @@ class SemanticCloud:
         palette: np.ndarray,
         wake: threading.Condition,
         qos: tuple[QoSProfile, QoSProfile],
+        max_pixels: Callable[[], int] | None = None,
     ) -> None:
         """Subscribe ``depth_topic`` and its camera_info, publish on ``points_topic``.
 
         ``palette`` is the 256 x 3 RGB of each label; ``wake`` is the
-        condition the inference thread waits on; ``qos`` is (input, output).
+        condition the inference thread waits on; ``qos`` is (input, output);
+        ``max_pixels`` gives the node's current ``max_input_pixels``, which
+        depth frames obey as colour frames do (None: only the side and aspect limits).
         """
         input_qos, output_qos = qos
         self.topic = node.resolve_topic_name(depth_topic)
@@ -67,6 +72,7 @@ class SemanticCloud:
         self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
         self._logger = node.get_logger()
         self._stride = stride
+        self._max_pixels = max_pixels
         self._palette = palette
         self._wake = wake
         self._lock = threading.Lock()
@@ -93,6 +99,12 @@ class SemanticCloud:
 
     def _on_depth(self, message: Image) -> None:
         if not self.wanted():
+            return
+        try:  # before the frame is kept: the inbox holds several, and an oversized one must not wait there
+            check_image_size(message.width, message.height, self._max_pixels() if self._max_pixels else None,
+                             "depth image")  # fmt: skip
+        except ImageEncodingError as exc:
+            self._reject(exc)
             return
         with self._lock:
             if len(self._inbox) >= self._pairing.keep:
@@ -153,19 +165,26 @@ class SemanticCloud:
             return
         started = time.perf_counter()
         try:
+            check_image_size(message.width, message.height, self._max_pixels() if self._max_pixels else None,
+                             "depth image")  # fmt: skip
+            _check_matches_camera_info(message.width, message.height, info)
             metres = decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
                                   message.data)  # fmt: skip
             intrinsics = Intrinsics.from_camera_info(info.k, info.width or message.width, info.height or message.height)
             points = semantic_cloud(metres, intrinsics, labels, self._palette, stride=self._stride)
         except (ImageEncodingError, ValueError) as exc:
-            with self._lock:
-                self._rejected += 1
-            self._logger.warning(f"{self.topic}: depth frame rejected: {exc}", throttle_duration_sec=WARN_THROTTLE_S)
+            self._reject(exc)
             return
         self.publisher.publish(cloud_message(message.header, points))
         with self._lock:
             self._clouds += 1
             self._build_ms = (time.perf_counter() - started) * 1000.0
+
+    def _reject(self, reason: Exception) -> None:
+        """Count a depth frame refused for ``reason`` and say why (throttled)."""
+        with self._lock:
+            self._rejected += 1
+        self._logger.warning(f"{self.topic}: depth frame rejected: {reason}", throttle_duration_sec=WARN_THROTTLE_S)
 
     # -- diagnostics timer (executor thread) ----------------------------------------
 
@@ -179,3 +198,20 @@ class SemanticCloud:
                 without_camera_info=self._without_camera_info,
                 rejected=self._rejected,
             )
+
+
+def _check_matches_camera_info(width: int, height: int, info: CameraInfo) -> None:
+    """Refuse a depth frame whose aspect ratio is not its camera_info's (a uniformly scaled size is accepted).
+
+    The intrinsics are scaled to the frame's size (:func:`~lednet_ros.msgs.cloud.semantic_cloud`),
+    which is right for the same camera at another resolution and wrong for any other image.
+
+    Raises:
+        ImageEncodingError: the sizes differ by more than rounding.
+    """
+    if not info.width or not info.height:
+        return  # a camera_info without a size: the frame's own is taken
+    expected_height = height * info.width / width
+    if abs(expected_height - info.height) > max(1.0, info.width / width):
+        msg = f"depth image {width}x{height} does not match its camera_info's {info.width}x{info.height}"
+        raise ImageEncodingError(msg)

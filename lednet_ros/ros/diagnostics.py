@@ -33,6 +33,7 @@ __all__ = [
     "INFERENCE_P50_MS",
     "INFERENCE_P95_MS",
     "INPUT_RATE_HZ",
+    "LAST_REJECT_REASON",
     "LATENCY_MAX_MS",
     "LATENCY_P50_MS",
     "LATENCY_P95_MS",
@@ -74,6 +75,8 @@ INFERENCE_P95_MS = "inference_p95_ms"
 
 # What runs.
 OUTPUTS = "outputs"
+LAST_REJECT_REASON = "last_reject_reason"
+"""Why the last rejected frame was rejected ('' before any): the status text shows it only while nothing else is wrong."""
 DEVICE = "device"
 PRECISION = "precision"
 WEIGHTS = "weights"
@@ -158,6 +161,7 @@ def camera_status_values(
         RECEIVED: str(s.received), PROCESSED: str(s.processed), DROPPED: str(s.dropped), REJECTED: str(s.rejected),
         FAILED: str(s.failed), UNSUBSCRIBED: str(s.unsubscribed),
         OUTPUTS: ",".join(outputs) or "none", DEVICE: device, PRECISION: precision, WEIGHTS: weights,
+        LAST_REJECT_REASON: s.last_reject_reason,
     }  # fmt: skip
     if cloud is not None:
         values.update({

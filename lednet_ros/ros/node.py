@@ -23,6 +23,7 @@ the engine and the message layouts below ``ros/`` are free of rclpy.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -30,29 +31,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidParameterValueException, ParameterException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from rclpy.publisher import Publisher
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from lednet_ros.errors import ImageEncodingError, LednetError
+from lednet_ros.errors import ImageEncodingError
 from lednet_ros.model.classes import load_class_config
 from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
 from lednet_ros.msgs.stamps import header_stamp_ns
-from lednet_ros.ros import diagnostics
-from lednet_ros.ros.conversions import image_message, output_camera_info
+from lednet_ros.ros import diagnostics, topics
+from lednet_ros.ros.conversions import camera_info_problem, image_message, output_camera_info
 from lednet_ros.ros.depth import SemanticCloud
 from lednet_ros.ros.parameters import declare_parameters, engine_options, image_sizes
-from lednet_ros.ros.spinning import spin_until_shutdown
+from lednet_ros.ros.spinning import run_node
 from lednet_ros.ros.telemetry import CameraTelemetry
 from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
 
-__all__ = ["SegmentationNode", "main"]
+__all__ = ["SegmentationCore", "SegmentationNode", "main"]
 
-NODE_NAME = "lednet_segmentation"
 WARN_THROTTLE_S = 5.0
 
 
@@ -86,47 +89,79 @@ def _qos(reliability: str, depth: int) -> QoSProfile:
     return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=policy)
 
 
-class SegmentationNode(Node):
-    """LEDNet semantic segmentation of one or more camera streams.
+class SegmentationCore:
+    """The node's work, shared by :class:`SegmentationNode` and the managed ``SegmentationLifecycleNode``.
+
+    Mixed into an rclpy ``Node`` or ``LifecycleNode``. It comes up in steps so
+    that a lifecycle manager can hold a node loaded but idle: :meth:`_declare`
+    (parameters), :meth:`_configure` (engine, warm-up, publishers, depth
+    input), :meth:`_activate` (camera subscriptions, diagnostics timer,
+    inference thread); :meth:`_deactivate` and :meth:`_cleanup` undo the last
+    two. The plain node runs the first three at start-up.
 
     Raises:
         LednetError: a parameter is invalid, or the weights or device cannot
             be used (start-up stops with one clear message).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(NODE_NAME, **kwargs)
+    def _declare(self) -> None:
+        """Declare (and check) the parameters; the run-time ones apply from now on."""
         p = self._values = declare_parameters(self)
+        self.overlay_alpha = float(p["overlay_alpha"])
+        self.max_input_pixels = int(p["max_input_pixels"])
+        self.rate_warn_fraction = float(p["rate_warn_fraction"])
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self._wake = threading.Condition()
+        self._running = False
+        self._worker: threading.Thread | None = None
+        self._cameras: list[_Camera] = []
+        self._cloud: SemanticCloud | None = None
+        self._configured: set[Any] = set()  # what _configure created, for _cleanup
+        self._active: set[Any] = set()  # what _activate created, for _deactivate
+
+    def _configure(self) -> None:
+        """Load the weights, warm up, create the publishers and the depth input (no camera input yet)."""
+        p = self._values
+        before = self._entities()
+        try:
+            self._configure_from(p)
+        finally:  # what a failed step created too, so that _cleanup removes it
+            self._configured = self._entities() - before
+
+    def _configure_from(self, p: dict[str, Any]) -> None:
         self.engine = engine_options(p).build_engine(
             class_config=load_class_config(p["class_config"]) if p["class_config"] else None
         )
         if p["device"] == "auto" and self.engine.device.type == "cpu":
             self.get_logger().warning("device 'auto': no usable CUDA device, running on the CPU")
-        self.overlay_alpha = float(p["overlay_alpha"])
-        self.max_input_pixels = int(p["max_input_pixels"])
-        self.rate_warn_fraction = float(p["rate_warn_fraction"])
         self._warm_up(image_sizes(p["warmup_image_sizes"]), keep_aspect=p["keep_aspect"], cameras=len(p["cameras"]))
-        self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        qos = (
+        qos = self._qos = (
             _qos(p["input_qos_reliability"], p["input_qos_depth"]),
             _qos(p["output_qos_reliability"], p["output_qos_depth"]),
         )
-        self._wake = threading.Condition()
-        self._cameras = [
-            self._add_camera(namespace, p["input_transport"] == "compressed", qos) for namespace in p["cameras"]
-        ]
-        self._cloud: SemanticCloud | None = None
+        compressed = p["input_transport"] == "compressed"
+        self._cameras = [self._add_camera(namespace, compressed, qos[1]) for namespace in p["cameras"]]
+        self._cloud = None
         if p["depth_topic"]:
             first = self._cameras[0]
             points_topic = in_namespace(first.namespace, output_topic(POINTS))
             self._cloud = SemanticCloud(self, depth_topic=p["depth_topic"], points_topic=points_topic,
                                         stride=int(p["cloud_stride"]), tolerance_s=float(p["depth_tolerance"]),
-                                        palette=self.engine.classes.palette(), wake=self._wake, qos=qos)  # fmt: skip
+                                        palette=self.engine.classes.palette(), wake=self._wake, qos=qos,
+                                        max_pixels=lambda: self.max_input_pixels)  # fmt: skip
             first.publishers[POINTS] = self._cloud.publisher  # its subscribers count as the camera's
 
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(p["diagnostics_period"], self._publish_diagnostics)
+
+    def _activate(self) -> None:
+        """Subscribe the cameras, start the diagnostics timer and the inference thread."""
+        before = self._entities()
+        compressed = self._values["input_transport"] == "compressed"
+        for camera in self._cameras:
+            self._subscribe(camera, compressed, self._qos[0])
+        self.create_timer(self._values["diagnostics_period"], self._publish_diagnostics)
+        self._active = self._entities() - before
         self._running = True
         self._worker = threading.Thread(target=self._inference_loop, name="lednet_inference", daemon=True)
         self._worker.start()
@@ -135,6 +170,43 @@ class SegmentationNode(Node):
             f"on {self.engine.device} ({self.engine.precision_name}, {self.engine.backend}), model {self.engine.model_size[0]}x"
             f"{self.engine.model_size[1]}"
         )
+
+    def _deactivate(self) -> None:
+        """Stop the inference thread, the camera subscriptions and the timer; the engine and publishers stay."""
+        with self._wake:
+            self._running = False
+            self._wake.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        self._destroy(self._active)
+        self._active = set()
+        for camera in self._cameras:
+            camera.pending = None
+
+    def _cleanup(self) -> None:
+        """Destroy the publishers and the depth input and let the engine go (its memory with it)."""
+        self._destroy(self._configured)
+        self._configured, self._cameras, self._cloud = set(), [], None
+        engine = self.__dict__.pop("engine", None)
+        on_cuda = engine is not None and engine.device.type == "cuda"
+        del engine
+        gc.collect()  # the network, its sessions and buffers go now, not at some later collection
+        if on_cuda:
+            torch.cuda.empty_cache()  # and the CUDA blocks torch's allocator had cached go back to the device
+
+    def _entities(self) -> set[Any]:
+        """The node's publishers, subscriptions and timers now (a step's own are what it adds)."""
+        return {*self.publishers, *self.subscriptions, *self.timers}
+
+    def _destroy(self, entities: set[Any]) -> None:
+        for entity in entities:
+            if isinstance(entity, Publisher):
+                self.destroy_publisher(entity)
+            elif isinstance(entity, Subscription):
+                self.destroy_subscription(entity)
+            elif isinstance(entity, Timer):
+                self.destroy_timer(entity)
 
     def _warm_up(self, sizes: list[tuple[int, int]], *, keep_aspect: bool, cameras: int) -> None:
         """Prepare now, not on the first frame: exports, compilation, CUDA graph capture."""
@@ -150,21 +222,23 @@ class SegmentationNode(Node):
             f"warmed up for {', '.join(f'{w}x{h}' for w, h in sizes)} in {time.monotonic() - started:.1f} s"
         )
 
-    def _add_camera(self, namespace: str, compressed: bool, qos: tuple[QoSProfile, QoSProfile]) -> _Camera:
-        """Subscribe one camera's image and camera_info and create its output publishers."""
-        input_qos, output_qos = qos
+    def _add_camera(self, namespace: str, compressed: bool, output_qos: QoSProfile) -> _Camera:
+        """Create one camera's output publishers (:meth:`_subscribe` adds its input)."""
         topic = in_namespace(namespace, COMPRESSED_IMAGE if compressed else IMAGE)
         publishers = {
             name: self.create_publisher(CameraInfo if name == CAMERA_INFO else Image,
                                         in_namespace(namespace, output_topic(name)), output_qos)
             for name in OUTPUTS
         }  # fmt: skip
-        camera = _Camera(namespace, self.resolve_topic_name(topic), publishers)
+        return _Camera(namespace, self.resolve_topic_name(topic), publishers)
+
+    def _subscribe(self, camera: _Camera, compressed: bool, input_qos: QoSProfile) -> None:
+        """Subscribe one camera's image (or image/compressed) and camera_info."""
+        topic = in_namespace(camera.namespace, COMPRESSED_IMAGE if compressed else IMAGE)
         message_type = CompressedImage if compressed else Image
         self.create_subscription(message_type, topic, lambda m: self._on_image(camera, m), input_qos)
-        self.create_subscription(CameraInfo, in_namespace(namespace, CAMERA_INFO),
+        self.create_subscription(CameraInfo, in_namespace(camera.namespace, CAMERA_INFO),
                                  lambda m: self._on_camera_info(camera, m), input_qos)  # fmt: skip
-        return camera
 
     # -- parameters -----------------------------------------------------------
 
@@ -193,6 +267,12 @@ class SegmentationNode(Node):
         camera.telemetry.on_received(replaced_unprocessed=replaced)
 
     def _on_camera_info(self, camera: _Camera, message: CameraInfo) -> None:
+        problem = camera_info_problem(message)
+        if problem is not None:  # the last good one stays in use
+            self.get_logger().warning(
+                f"{camera.input_topic}: camera_info ignored: {problem}", throttle_duration_sec=WARN_THROTTLE_S
+            )
+            return
         camera.camera_info = message
 
     # -- inference (worker thread) --------------------------------------------
@@ -216,10 +296,11 @@ class SegmentationNode(Node):
                 return decode_compressed(message.format, message.data, max_pixels=self.max_input_pixels)
             return decode_image(message.encoding, message.height, message.width, message.step, message.is_bigendian,
                                 message.data, max_pixels=self.max_input_pixels)  # fmt: skip
-        except ImageEncodingError as exc:
-            camera.telemetry.on_rejected(str(exc))
+        except Exception as exc:  # whatever decoding raises, the frame lands in exactly one counter
+            reason = str(exc) if isinstance(exc, ImageEncodingError) else f"{type(exc).__name__}: {exc}"
+            camera.telemetry.on_rejected(reason)
             self.get_logger().warning(
-                f"{camera.input_topic}: rejected a frame: {exc}", throttle_duration_sec=WARN_THROTTLE_S
+                f"{camera.input_topic}: rejected a frame: {reason}", throttle_duration_sec=WARN_THROTTLE_S
             )
             return None
 
@@ -274,7 +355,13 @@ class SegmentationNode(Node):
         inference_ms = (time.perf_counter() - start) * 1000.0
         segmentations = {}
         for (camera, frame, _, camera_wanted), result in zip(work, results, strict=True):
-            self._publish(camera, frame, result, camera_wanted, inference_ms / len(work))
+            try:
+                self._publish(camera, frame, result, camera_wanted, inference_ms / len(work))
+            except Exception as exc:  # counted, and the other cameras' frames still go out
+                camera.telemetry.on_failed()
+                self.get_logger().error(f"{camera.input_topic}: publishing failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=WARN_THROTTLE_S)  # fmt: skip
+                continue
             if POINTS in camera_wanted:
                 segmentations[id(camera)] = (header_stamp_ns(frame.message.header), result.labels)
         return segmentations
@@ -321,31 +408,28 @@ class SegmentationNode(Node):
         self._diagnostics.publish(message)
 
     def stop(self) -> None:
-        """Stop the inference thread (before the node is destroyed)."""
-        with self._wake:
-            self._running = False
-            self._wake.notify_all()
-        self._worker.join(timeout=5.0)
+        """Stop the inference thread and the camera input (before the node is destroyed)."""
+        self._deactivate()
+
+
+class SegmentationNode(SegmentationCore, Node):
+    """LEDNet semantic segmentation of one or more camera streams, running from start-up to shutdown.
+
+    Raises:
+        LednetError: a parameter is invalid, or the weights or device cannot
+            be used (start-up stops with one clear message).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        Node.__init__(self, topics.NODE_NAME, **kwargs)
+        self._declare()
+        self._configure()
+        self._activate()
 
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``segmentation_node`` (``ros2 run lednet_ros segmentation_node``)."""
-    rclpy.init(args=args)
-    node: SegmentationNode | None = None
-    try:
-        node = SegmentationNode()
-        spin_until_shutdown(node)
-    except KeyboardInterrupt:  # Ctrl-C during start-up (model load, warm-up)
-        pass
-    except (LednetError, OSError, ParameterException, InvalidParameterValueException) as exc:
-        print(f"[{NODE_NAME}] error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run_node(SegmentationNode, topics.NODE_NAME, args)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,14 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import NameValidationException
+from rclpy.expand_topic_name import expand_topic_name
+from rclpy.validate_full_topic_name import validate_full_topic_name
 
-from lednet_ros.errors import LednetError
+from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.inference.options import BACKEND_CHOICES, PRECISIONS, EngineOptions, option_help, parse_size
+from lednet_ros.limits import DEFAULT_MAX_PIXELS, check_image_size, check_model_size
+from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
 
 __all__ = [
     "PARAMETERS",
@@ -136,7 +141,11 @@ PARAMETERS: tuple[NodeParameter, ...] = (
     ),
     NodeParameter("output_qos_depth", 1, "output queue depth", value_range=(1, 100)),
     NodeParameter(
-        "max_input_pixels", 3840 * 2160, "larger images are rejected", run_time=True, value_range=(1, 2**31 - 1)
+        "max_input_pixels",
+        DEFAULT_MAX_PIXELS,
+        "larger images are rejected (so are sides over 16384 and, past 1024, aspect ratios over 16:1)",
+        run_time=True,
+        value_range=(1, 2**31 - 1),
     ),
     NodeParameter("cameras", [""], "camera namespaces, each subscribing <ns>/image; '' is the node's own namespace"),
     NodeParameter("diagnostics_period", 1.0, "seconds between /diagnostics messages", value_range=(0.1, 60.0)),
@@ -195,7 +204,14 @@ def check_values(values: Mapping[str, Any]) -> None:
     if bool(values["model_width"]) != bool(values["model_height"]):
         msg = "set both model_width and model_height, or neither (0: the weights' training size)"
         raise LednetError(msg)
-    image_sizes(values["warmup_image_sizes"])
+    if values["model_width"] and values["model_height"]:
+        check_model_size(values["model_width"], values["model_height"])
+    for width, height in image_sizes(values["warmup_image_sizes"]):
+        try:
+            check_image_size(width, height, values["max_input_pixels"], "warm-up size")
+        except ImageEncodingError as exc:
+            msg = f"parameter warmup_image_sizes: {exc}"
+            raise LednetError(msg) from None
     cameras = list(values["cameras"])
     if not cameras:
         msg = "parameter cameras is empty: list at least one namespace ('' for the node's own)"
@@ -203,6 +219,28 @@ def check_values(values: Mapping[str, Any]) -> None:
     if len(set(cameras)) != len(cameras):
         msg = f"parameter cameras lists a namespace twice: {cameras}"
         raise LednetError(msg)
+    for namespace in cameras:
+        for name in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, *(output_topic(o) for o in (*OUTPUTS, POINTS))):
+            _check_topic("cameras", namespace, in_namespace(namespace, name))
+    if values["depth_topic"]:
+        _check_topic("depth_topic", values["depth_topic"], values["depth_topic"])
+
+
+def _check_topic(parameter: str, value: str, topic: str) -> None:
+    """Refuse a topic name rclpy would refuse when subscribing (a traceback at start-up otherwise).
+
+    Expanded as the node would expand it; the node's name only matters to ``~``
+    and ``{node}``, which are valid whatever it is, and the namespace ``/`` stands in for any.
+
+    Raises:
+        LednetError: the parameter, the topic and rcl's reason.
+    """
+    try:
+        validate_full_topic_name(expand_topic_name(topic, "lednet_segmentation", "/"))
+    except (ValueError, NameValidationException) as exc:
+        reason = str(exc).split(", at /")[0].splitlines()[0]  # rcl appends its source file
+        msg = f"parameter {parameter}={value!r} gives an invalid topic {topic!r}: {reason}"
+        raise LednetError(msg) from None
 
 
 def image_sizes(texts: list[str]) -> list[tuple[int, int]]:

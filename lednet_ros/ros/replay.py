@@ -50,11 +50,12 @@ from lednet_ros.data.bags import (
     open_bag,
     require_topic,
 )
-from lednet_ros.errors import LednetError
+from lednet_ros.errors import ImageTooLargeError, LednetError
 from lednet_ros.evaluation.report import replay_markdown, write_gif, write_latency_png, write_report
 from lednet_ros.evaluation.stats import percentile_summary
 from lednet_ros.evaluation.tally import ReplayTally, load_ground_truth
 from lednet_ros.inference.options import EngineOptions
+from lednet_ros.limits import DEFAULT_MAX_PIXELS, check_image_size
 from lednet_ros.msgs.stamps import cdr_header_stamp_ns, header_stamp_ns
 from lednet_ros.ros import diagnostics
 from lednet_ros.ros import topics as node_topics
@@ -97,6 +98,8 @@ class ReplayOptions:
     gif: bool = False
     gif_frames: int = 40
     samples: int = 4
+    max_input_pixels: int = DEFAULT_MAX_PIXELS
+    """Frames beyond this or the other frame limits (:func:`~lednet_ros.limits.check_image_size`) are not sent, but counted."""
     wait: float = 90.0
     """How long to wait for the node to come up."""
     delay: float = 1.0
@@ -150,7 +153,9 @@ def replay(options: ReplayOptions, engine: EngineOptions | None = None) -> dict[
         has_truth = options.label_topic in topics
         if has_truth:
             require_topic(options.bag, topics, options.label_topic, (IMAGE_TYPE,), IMAGE_TYPE)
-        truth, corrupt_labels = load_ground_truth(reader, options.label_topic, classes) if has_truth else ({}, 0)
+        truth, corrupt_labels = (
+            load_ground_truth(reader, options.label_topic, classes, options.max_input_pixels) if has_truth else ({}, 0)
+        )
         tally = ReplayTally(classes, truth if has_truth else None, options.samples)
         tally.stats.corrupt_messages += corrupt_labels
         recorder = stack.enter_context(BagWriter(options.record, options.storage)) if options.record else None
@@ -251,9 +256,14 @@ def _play(node: Any, reader: Any, options: ReplayOptions, tally: ReplayTally, li
             spin_until(node, start + (bag_ns - first_bag_ns) / 1e9 / options.rate)
         try:
             message = reader.deserialize(raw, connection.msgtype)
+            if is_image:  # a frame the node would reject is not sent (nor decoded here): skipped and counted
+                check_image_size(message.width, message.height, options.max_input_pixels, "frame")
             rgb = decode_message(message).rgb() if is_image and tally.wants_input_pixels() else None
             stamp = header_stamp_ns(message.header)
             payload = bytes(raw) if reader.is2 else reader.typestore.serialize_cdr(message, connection.msgtype)
+        except ImageTooLargeError:
+            tally.stats.rejected_frames += 1
+            continue
         except Exception:  # a corrupt message is skipped and counted, as the offline evaluation does
             tally.stats.corrupt_messages += 1
             continue
@@ -279,7 +289,12 @@ def _listen(node: Any, options: ReplayOptions, tally: ReplayTally, listener: Out
     def on_image(raw: bytes) -> None:
         try:
             stamp = cdr_header_stamp_ns(raw)
-            rgb = decode_message(deserialize_message(raw, Image)).rgb() if tally.wants_input_pixels() else None
+            pixels = (decode_message(deserialize_message(raw, Image), max_pixels=options.max_input_pixels)
+                      if tally.wants_input_pixels() else None)  # fmt: skip
+            rgb = pixels.rgb() if pixels is not None else None
+        except ImageTooLargeError:
+            tally.stats.rejected_frames += 1
+            return
         except Exception:
             tally.stats.corrupt_messages += 1
             return

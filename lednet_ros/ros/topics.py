@@ -1,4 +1,4 @@
-"""The node's topic names, relative to a camera's namespace: defined once for the node and its tools.
+"""The node's name and topic names (relative to a camera's namespace): defined once for the node and its tools.
 
 Relative names let ``__ns:=`` and remappings place them (REP-135 style
 ``image`` / ``camera_info`` inputs, outputs under ``segmentation/``). The
@@ -13,12 +13,16 @@ __all__ = [
     "COMPRESSED_IMAGE",
     "IMAGE",
     "IMAGE_OUTPUTS",
+    "NODE_NAME",
     "OUTPUTS",
     "POINTS",
     "SEGMENTATION",
     "in_namespace",
     "output_topic",
 ]
+
+NODE_NAME = "lednet_segmentation"
+"""The node's default name (the plain and the lifecycle node alike)."""
 
 IMAGE = "image"
 COMPRESSED_IMAGE = "image/compressed"

@@ -24,7 +24,8 @@ What is fuzzed, and how many examples each test draws:
 * ``test_compressed_payloads_decode_like_imdecode_or_are_rejected`` (800): random bytes, random bytes
   behind the magic numbers of every format OpenCV reads, and real JPEG / PNG / BMP / PNM / TIFF /
   WebP / HDR / PFM files (8-bit, 16-bit, float; 1, 3, 4 channels) intact, truncated, with flipped
-  bytes or with garbage appended; random ``format`` strings and ``max_pixels``.
+  bytes or with garbage appended; random ``format`` strings and ``max_pixels``. Only JPEG and PNG
+  whose header reads and whose ``format`` does not name another format (or compressedDepth) may decode.
 * ``test_encode_image_round_trips_any_array_layout`` (300) and
   ``test_encode_image_rejects_what_it_cannot_encode`` (200): random shapes (empty included), C,
   Fortran, strided, reversed and one-row-of-a-taller-array layouts; wrong dtypes, ranks, channels
@@ -43,7 +44,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lednet_ros.errors import ImageEncodingError
-from lednet_ros.msgs.image import SUPPORTED_ENCODINGS, DecodedImage, decode_compressed, decode_image, encode_image
+from lednet_ros.msgs.image import (
+    SUPPORTED_ENCODINGS,
+    DecodedImage,
+    compressed_format,
+    decode_compressed,
+    decode_image,
+    encode_image,
+)
+from lednet_ros.msgs.image_headers import read_header
 
 # Bytes per pixel of each ROS encoding, from sensor_msgs/image_encodings (not from the module under test).
 BYTES_PER_PIXEL = {
@@ -455,6 +464,27 @@ def compressed_payloads(draw: st.DrawFn) -> bytes:
     return payload
 
 
+def format_accepted(format_field: str) -> bool:
+    try:
+        compressed_format(format_field)
+    except ImageEncodingError:
+        return False
+    return True
+
+
+def header_readable(payload: bytes) -> bool:
+    try:
+        read_header(payload)
+    except ImageEncodingError:
+        return False
+    return True
+
+
+def header_pixels(payload: bytes) -> int:
+    header = read_header(payload)
+    return header.width * header.height
+
+
 @settings(max_examples=800, deadline=None, derandomize=True, database=None)
 @given(
     payload=compressed_payloads(),
@@ -472,13 +502,17 @@ def test_compressed_payloads_decode_like_imdecode_or_are_rejected(
     image = None
     if not payload:
         reasons.append(f"empty compressed payload (format {format_field!r})")
+    elif not format_accepted(format_field):  # compressedDepth, or a format naming neither JPEG nor PNG
+        reasons += ["compressedDepth frame", "is not JPEG or PNG"]
+    elif not header_readable(payload):  # not JPEG or PNG (BMP, TIFF ...), or a broken header: refused before decoding
+        reasons.append(f"cannot decode the compressed payload ({len(payload)} bytes, format {format_field!r}) as")
+    elif max_pixels is not None and header_pixels(payload) > max_pixels:  # refused from the header, not decoded
+        reasons.append(f"pixels is more than max_input_pixels = {max_pixels}")
     else:
         image = cv2.imdecode(np.frombuffer(payload, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None:
             reasons.append(f"cannot decode the compressed payload ({len(payload)} bytes, format {format_field!r}) as")
         else:
-            if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
-                reasons.append(f"pixels is more than max_input_pixels = {max_pixels}")
             channels = 1 if image.ndim == 2 else image.shape[2]
             if image.dtype not in (np.uint8, np.uint16) or channels not in (1, 3, 4):
                 reasons.append(f"to 8-bit pixels: it holds {channels}-channel {image.dtype} pixels")
