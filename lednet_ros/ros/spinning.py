@@ -71,7 +71,12 @@ def run_node(
     (:mod:`lednet_ros.ros.executables`); else one is installed here.
     """
     interrupts = interrupts or StartupInterrupts()  # before rclpy.init: rclpy's handler calls the one it finds
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RuntimeError as exc:  # RCLError: rcl cannot parse the command line (a -p value that is not YAML ...)
+        interrupts.ignore()
+        print(f"[{name}] error: cannot parse the ROS arguments: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     node: StoppableNode | None = None
     try:
         node = factory()
