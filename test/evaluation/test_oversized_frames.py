@@ -7,17 +7,16 @@ attempt, and ``segment`` spent 4.2 GB on the same file.
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 import time
 import tracemalloc
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from bombs import png_bomb
 from rosbags.typesys import Stores, get_typestore
 
 from lednet_ros.data.bags import BagWriter
@@ -31,19 +30,6 @@ from lednet_ros.model.classes import load_class_config
 CLASSES = load_class_config()
 TYPES = get_typestore(Stores.ROS2_JAZZY)
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid grey PNG of black pixels, compressed row by row (16384 x 16384: 261 KB)."""
-    row = b"\0" * (1 + width)
-    compressor = zlib.compressobj(6)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 @pytest.fixture(scope="module")

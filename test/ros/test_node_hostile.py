@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import pytest
 import rclpy
+from bombs import png_bomb
 from conftest import randomized_checkpoint
 from diagnostic_msgs.msg import DiagnosticArray
 from ros_helpers import RELIABLE, process_memory_kib, start_node, stop_node
@@ -35,19 +36,6 @@ BOMB_BOUND_MIB = 50
 """Issue 17: a compressed bomb may cost at most this above the node's peak before it."""
 DEPTH_BOUND_MIB = 200
 """A 4000 x 4000 depth frame is a 32 MB message that the middleware and rclpy each hold a copy of."""
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid 8-bit grey PNG of ``width`` x ``height`` black pixels, compressed row by row (16384 x 16384: 261 KB)."""
-    row = b"\0" * (1 + width)
-    compressor = zlib.compressobj(6)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def jpeg_claiming(width: int, height: int) -> bytes:
