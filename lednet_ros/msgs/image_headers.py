@@ -117,8 +117,8 @@ def _jpeg_header(data: memoryview) -> ImageHeader:
             raise ImageEncodingError(msg)
         marker = data[position]
         position += 1
-        if marker in _STANDALONE:
-            continue
+        if marker == 0x00 or marker in _STANDALONE:
+            continue  # FF 00 is a stuffed data byte, not a marker: libjpeg scans on past it too
         if marker in (_EOI, _SOS):
             msg = f"JPEG has no start-of-frame marker before {'EOI' if marker == _EOI else 'SOS'}"
             raise ImageEncodingError(msg)

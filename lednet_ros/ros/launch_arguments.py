@@ -38,6 +38,7 @@ from lednet_ros.ros.topics import (
     in_namespace,
     output_topic,
 )
+from lednet_ros.user_files import load_yaml
 
 __all__ = [
     "LARGE_IMAGES_PROFILE",
@@ -130,7 +131,10 @@ def file_value(files: Sequence[Path], name: str) -> Any:
     """The value the last of ``files`` that sets parameter ``name`` gives it (any node key), else None."""
     value = None
     for path in files:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path, "parameters file") or {}
+        if not isinstance(data, dict):
+            msg = f"{path}: a parameters file maps node names to ros__parameters, got {type(data).__name__}"
+            raise LednetError(msg)
         for section in data.values():
             parameters = section.get("ros__parameters", {}) if isinstance(section, dict) else {}
             if name in parameters:

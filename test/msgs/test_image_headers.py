@@ -178,3 +178,18 @@ def test_only_jpeg_and_png_are_decoded_and_format_is_honoured(extension: str, fo
 )  # fmt: skip
 def test_the_formats_image_transport_writes_are_understood(format_field: str, expected: str | None) -> None:
     assert compressed_format(format_field) == expected
+
+
+def test_a_stuffed_ff00_cannot_hide_the_real_start_of_frame() -> None:
+    """FF 00 after SOI is a stuffed data byte to libjpeg, not a marker with a length: reading it as one
+    would land inside an APP1 segment on a decoy SOF (8x8) while libjpeg decodes the real one."""
+    ok, encoded = cv2.imencode(".jpg", np.full((32, 64, 3), 128, np.uint8))
+    assert ok
+    real = encoded.tobytes()
+    decoy_sof = bytes.fromhex("ffc0000b08000800080101 1100".replace(" ", ""))
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + len(decoy_sof)) + decoy_sof
+    crafted = real[:2] + b"\xff\x00" + struct.pack(">H", 6) + app1 + real[2:]
+    decoded = cv2.imdecode(np.frombuffer(crafted, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert decoded is not None and decoded.shape[:2] == (32, 64)  # what libjpeg makes of it
+    header = read_header(crafted)
+    assert (header.width, header.height) == (64, 32)

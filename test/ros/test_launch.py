@@ -202,3 +202,18 @@ def test_rviz_config_shows_node_outputs() -> None:
     cloud = next(d for d in rviz["Visualization Manager"]["Displays"] if d["Class"].endswith("PointCloud2"))
     assert cloud["Color Transformer"] == "RGB8"  # the rgb field, packed as msgs.cloud.pack_rgb does
     assert all(d["Topic"]["Reliability Policy"] == "Reliable" for d in rviz["Visualization Manager"]["Displays"])
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('a: &a ["x","x"]\nb: &b [*a,*a]\nnode: {ros__parameters: {cameras: *b}}\n', "alias"),
+        ("- just\n- a list\n", "maps node names"),
+    ],
+)
+def test_a_hostile_params_file_is_one_clear_error_in_the_launch_process(tmp_path: Path, text: str, reason: str) -> None:
+    """The launch file reads params_file itself (to layer it): with the node's limits, not plain yaml.safe_load."""
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    with pytest.raises(LednetError, match=reason):
+        file_value([params], "cameras")
