@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lednet_ros.errors import ImageEncodingError
-from lednet_ros.limits import check_image_size
-from lednet_ros.msgs.image import byte_view
+from lednet_ros.msgs.image import check_image_shape, image_rows
 
 __all__ = [
     "DEPTH_ENCODINGS",
@@ -132,22 +131,11 @@ def decode_depth(
     if encoding not in DEPTH_ENCODINGS:
         msg = f"depth encoding {encoding!r} is not one of {', '.join(DEPTH_ENCODINGS)}"
         raise ImageEncodingError(msg)
-    if height <= 0 or width <= 0:
-        msg = f"empty depth image ({width}x{height})"
-        raise ImageEncodingError(msg)
-    if max_pixels is not None:
-        check_image_size(width, height, max_pixels, "depth image")
+    check_image_shape(width, height, max_pixels, "depth image")
     size = 4 if encoding == "32FC1" else 2
-    if step < width * size:
-        msg = f"step {step} is less than width x {size} bytes = {width * size}"
-        raise ImageEncodingError(msg)
-    buffer = byte_view(data)  # type: ignore[arg-type]
-    if buffer.size != step * height:
-        msg = f"data holds {buffer.size} bytes, step x height = {step * height}"
-        raise ImageEncodingError(msg)
+    rows = image_rows(data, height, step, width * size, encoding)  # type: ignore[arg-type]
     kind = ">" if is_bigendian else "<"
     dtype = np.dtype(f"{kind}f4" if size == 4 else f"{kind}u2")
-    rows = buffer.reshape(height, step)[:, : width * size]
     pixels = np.ascontiguousarray(rows).view(dtype).reshape(height, width)
     return depth_in_metres(pixels.astype(dtype.newbyteorder("=")), encoding)
 

@@ -35,10 +35,12 @@ __all__ = [
     "SUPPORTED_ENCODINGS",
     "DecodedImage",
     "byte_view",
+    "check_image_shape",
     "compressed_format",
     "decode_compressed",
     "decode_image",
     "encode_image",
+    "image_rows",
 ]
 
 Order = Literal["rgb", "bgr", "mono"]
@@ -112,6 +114,35 @@ def byte_view(data: BufferLike) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
+def check_image_shape(width: int, height: int, max_pixels: int | None, what: str = "image") -> None:
+    """Refuse an empty size, and (with ``max_pixels``) one beyond :func:`~lednet_ros.limits.check_image_size`.
+
+    Raises:
+        ImageEncodingError: which of the two, naming ``what``.
+    """
+    if height <= 0 or width <= 0:
+        msg = f"empty {what} ({width}x{height})"
+        raise ImageEncodingError(msg)
+    if max_pixels is not None:
+        check_image_size(width, height, max_pixels, what)
+
+
+def image_rows(data: BufferLike, height: int, step: int, row_bytes: int, encoding: str) -> np.ndarray:
+    """The ``height`` x ``row_bytes`` pixel bytes of an image message's ``data``, row padding left out (a view).
+
+    Raises:
+        ImageEncodingError: ``step`` shorter than a row, or ``data`` not ``step * height`` bytes.
+    """
+    if step < row_bytes:
+        msg = f"step {step} is smaller than width x pixel size = {row_bytes} for {encoding}"
+        raise ImageEncodingError(msg)
+    buffer = byte_view(data)
+    if buffer.size != step * height:
+        msg = f"data holds {buffer.size} bytes but step x height = {step} x {height} = {step * height}"
+        raise ImageEncodingError(msg)
+    return np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1), writeable=False)
+
+
 def decode_image(
     encoding: str,
     height: int,
@@ -139,24 +170,11 @@ def decode_image(
     if layout is None:
         msg = f"unsupported encoding {encoding!r} (supported: {', '.join(sorted(SUPPORTED_ENCODINGS))})"
         raise ImageEncodingError(msg)
-    if height <= 0 or width <= 0:
-        msg = f"empty image ({width}x{height})"
-        raise ImageEncodingError(msg)
-    if max_pixels is not None:
-        check_image_size(width, height, max_pixels)
+    check_image_shape(width, height, max_pixels)
     if layout.yuv is not None and width % 2:
         msg = f"{encoding} needs an even width, got {width}"
         raise ImageEncodingError(msg)
-    row_bytes = width * layout.channels * layout.bytes_per_channel
-    if step < row_bytes:
-        msg = f"step {step} is smaller than width x pixel size = {row_bytes} for {encoding}"
-        raise ImageEncodingError(msg)
-    buffer = byte_view(data)
-    if buffer.size != step * height:
-        msg = f"data holds {buffer.size} bytes but step x height = {step} x {height} = {step * height}"
-        raise ImageEncodingError(msg)
-
-    rows = np.lib.stride_tricks.as_strided(buffer, shape=(height, row_bytes), strides=(step, 1), writeable=False)
+    rows = image_rows(data, height, step, width * layout.channels * layout.bytes_per_channel, encoding)
     if layout.bytes_per_channel == 2:
         words = rows.view(np.dtype(">u2" if is_bigendian else "<u2"))
         return DecodedImage((words >> 8).astype(np.uint8), "mono", zero_copy=False)
