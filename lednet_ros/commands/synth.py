@@ -13,6 +13,7 @@ from pathlib import Path
 from lednet_ros.commands.args import run_guarded
 from lednet_ros.data.bags import STORAGE_PLUGINS
 from lednet_ros.data.generate import generate_dataset
+from lednet_ros.data.synthetic import SCENE_VERSION, SCENE_VERSIONS
 from lednet_ros.inference.options import parse_size
 
 __all__ = ["main"]
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         "--storage", choices=sorted(STORAGE_PLUGINS), default="sqlite3", help="bag storage (default: sqlite3)"
     )
     parser.add_argument("--fps", type=float, default=10.0, help="bag frame rate (default: 10)")
+    parser.add_argument(
+        "--scene-version", type=int, choices=SCENE_VERSIONS, default=SCENE_VERSION,
+        help=f"scene generator version; an older one reproduces figures made with it (default: {SCENE_VERSION})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     size = parse_size(f"{args.width}x{args.height}") if args.width >= 16 and args.height >= 16 else None
     if size is None or args.frames < 1 or args.fps <= 0:
@@ -47,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         summary = generate_dataset(args.out, args.frames, seed=args.seed, size=size, split=args.split,
-                                   city=args.city, bag=args.bag, storage=args.storage, fps=args.fps)  # fmt: skip
+                                   city=args.city, bag=args.bag, storage=args.storage, fps=args.fps,
+                                   version=args.scene_version)  # fmt: skip
         print(f"wrote {args.frames} frames to {args.out}" + (f" and the bag {summary['bag']}" if args.bag else ""))
-        print(f"classes never drawn: {', '.join(summary['classes_never_drawn'])}")  # type: ignore[arg-type]
+        never = summary["classes_never_drawn"]
+        print(f"scene version {args.scene_version}; classes never drawn: {', '.join(never) or 'none'}")  # type: ignore[arg-type]
         return 0
 
     return run_guarded(PROG, body)

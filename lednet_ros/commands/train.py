@@ -22,7 +22,7 @@ import argparse
 from typing import Any
 
 from lednet_ros.commands.args import run_guarded, size_argument
-from lednet_ros.training.config import CLASS_WEIGHTINGS, TrainConfig, train_option_help
+from lednet_ros.training.config import CLASS_WEIGHTINGS, TRAIN_PRECISIONS, TrainConfig, train_option_help
 
 __all__ = ["build_parser", "main", "parse_config"]
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     _option(p, "max_shift", type=int)
     _option(p, "max_iterations", type=int, metavar="N")
     _option(p, "max_minutes", type=float, metavar="M")
+    _option(p, "precision", choices=TRAIN_PRECISIONS)
     _option(p, "workers", type=int)
     _option(p, "device")
     _option(p, "seed", type=int)

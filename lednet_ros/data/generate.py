@@ -35,7 +35,7 @@ from lednet_ros.data.bags import (
     BagWriter,
 )
 from lednet_ros.data.image_files import write_png
-from lednet_ros.data.synthetic import CLASSES_NEVER_DRAWN, street_scene
+from lednet_ros.data.synthetic import SCENE_VERSION, classes_drawn, street_scene
 from lednet_ros.errors import LednetError
 from lednet_ros.model.classes import load_class_config
 from lednet_ros.user_files import read_user_file
@@ -71,8 +71,8 @@ def frame_seed(seed: int, index: int) -> int:
 
 def generate_dataset(out: Path, frames: int, *, seed: int = 0, size: tuple[int, int] = (1024, 512),
                      split: str = "train", city: str = "synth", bag: bool = False, storage: str = "sqlite3",
-                     fps: float = 10.0, progress: bool = True) -> dict[str, object]:  # fmt: skip
-    """Generate the dataset (and bag); return a summary that is also written to ``OUT/synth.json``.
+                     fps: float = 10.0, version: int = SCENE_VERSION, progress: bool = True) -> dict[str, object]:  # fmt: skip
+    """Generate the dataset (and bag) with scene generator ``version``; return a summary, also in ``OUT/synth.json``.
 
     Raises:
         LednetError: ``OUT/bag`` exists already, or the storage is unknown.
@@ -86,7 +86,7 @@ def generate_dataset(out: Path, frames: int, *, seed: int = 0, size: tuple[int, 
     period_ns = round(1e9 / fps)
     with writer if writer is not None else nullcontext():
         for index in tqdm(range(frames), desc="generating", unit="frame", disable=not progress or None):
-            frame = street_scene(*size, seed=frame_seed(seed, index))
+            frame = street_scene(*size, seed=frame_seed(seed, index), version=version)
             name = f"{city}_{seed:06d}_{index:06d}"
             write_png(image_dir / f"{name}_leftImg8bit.png", frame.image)
             write_png(label_dir / f"{name}_gtFine_labelTrainIds.png", frame.labels)
@@ -101,10 +101,10 @@ def generate_dataset(out: Path, frames: int, *, seed: int = 0, size: tuple[int, 
                 writer.write_camera_info(DEFAULT_DEPTH_INFO_TOPIC, frame.camera, stamp, CAMERA_FRAME)
     total = counts[: classes.num_classes].sum()
     summary = {
-        "frames": frames, "seed": seed, "size": list(size), "split": split, "city": city,
+        "frames": frames, "seed": seed, "size": list(size), "split": split, "city": city, "scene_version": version,
         "bag": str(out / "bag") if bag else None, "storage": storage if bag else None, "fps": fps if bag else None,
         "class_share": {classes.names[i]: round(float(counts[i] / total), 5) for i in range(classes.num_classes)},
-        "classes_never_drawn": [classes.names[i] for i in CLASSES_NEVER_DRAWN],
+        "classes_never_drawn": [classes.names[i] for i in range(classes.num_classes) if i not in classes_drawn(version)],
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -120,7 +120,7 @@ def drive_is_current(folder: Path, frames: int, *, seed: int, size: tuple[int, i
         summary = {}
     if not isinstance(summary, dict):
         summary = {}
-    wanted = {"frames": frames, "size": list(size), "seed": seed}
+    wanted = {"frames": frames, "size": list(size), "seed": seed, "scene_version": SCENE_VERSION}
     return {key: summary.get(key) for key in wanted} == wanted and (folder / "bag").is_dir()
 
 

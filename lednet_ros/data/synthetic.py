@@ -13,10 +13,11 @@ front plane.
 Randomised per frame: camera height, horizon (pitch), field of view and
 lateral position; number of lanes, sidewalk and set-back widths; buildings,
 walls, fences, vegetation, terrain, poles with signs and traffic lights;
-cars, trucks, buses, pedestrians, cyclists and motorcyclists; time of day,
+cars, trucks, buses, pedestrians, cyclists and motorcyclists (from version 2
+also tram lines: rails in a lane, usually with a tram on them); time of day,
 lighting, shadows, texture, sensor noise, blur and exposure.
 
-The same (width, height, seed) always gives the same frame.
+The same (width, height, seed, version) always gives the same frame.
 """
 
 from __future__ import annotations
@@ -27,49 +28,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["CLASSES_DRAWN", "CLASSES_NEVER_DRAWN", "CameraModel", "SyntheticFrame", "street_scene"]
+from lednet_ros.data.scene_canvas import CameraModel, Canvas, jitter
+
+__all__ = ["SCENE_VERSION", "SCENE_VERSIONS", "CameraModel", "SyntheticFrame", "classes_drawn", "street_scene"]
 
 # Cityscapes train ids (config/cityscapes.yaml).
 ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN = range(10)
 SKY, PERSON, RIDER, CAR, TRUCK, BUS, TRAIN, MOTORCYCLE, BICYCLE = range(10, 19)
 
-CLASSES_DRAWN = (ROAD, SIDEWALK, BUILDING, WALL, FENCE, POLE, LIGHT, SIGN, VEGETATION, TERRAIN,
-                 SKY, PERSON, RIDER, CAR, TRUCK, BUS, MOTORCYCLE, BICYCLE)  # fmt: skip
-"""Train ids the generator paints."""
-
-CLASSES_NEVER_DRAWN = (TRAIN,)
-"""Train ids it never paints: the model cannot learn them from these scenes."""
-
-Color = tuple[float, float, float]
+SCENE_VERSIONS = (1, 2)
+"""Generator versions: 1 never paints ``train``; 2 adds tram lines (rails, and a tram on them)."""
+SCENE_VERSION = SCENE_VERSIONS[-1]
+"""The version new data gets; an older one reproduces the figures made with it (same seed, same frames)."""
 
 
-@dataclass(frozen=True)
-class CameraModel:
-    """Pinhole camera over a flat road, axes per REP-103's optical frame.
-
-    x right, y down, z forward; the camera is ``height`` metres above the road
-    at lateral position ``lateral`` (metres right of the road's centre line).
-    """
-
-    width: int
-    height: int
-    fx: float
-    cx: float
-    cy: float
-    horizon: float
-    camera_height: float
-    lateral: float
-
-    def project(self, x: np.ndarray | float, up: np.ndarray | float, z: np.ndarray | float) -> np.ndarray:
-        """Image (u, v) of world points: ``x`` right of the road centre, ``up`` above the road, ``z`` ahead."""
-        z = np.maximum(np.asarray(z, dtype=np.float64), 0.05)
-        u = self.cx + self.fx * (np.asarray(x, dtype=np.float64) - self.lateral) / z
-        v = self.horizon + self.fx * (self.camera_height - np.asarray(up, dtype=np.float64)) / z
-        return np.stack(np.broadcast_arrays(u, v), axis=-1)
-
-    def intrinsics(self) -> np.ndarray:
-        """3x3 camera matrix K (square pixels; the principal point is the image centre)."""
-        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fx, self.cy], [0.0, 0.0, 1.0]])
+def classes_drawn(version: int = SCENE_VERSION) -> tuple[int, ...]:
+    """Train ids the generator of ``version`` paints (the rest can never be learnt from its scenes)."""
+    return tuple(range(19)) if version >= 2 else tuple(i for i in range(19) if i != TRAIN)
 
 
 @dataclass(frozen=True)
@@ -91,100 +66,6 @@ class SyntheticFrame:
     seed: int
 
 
-class _Canvas:
-    """Paints image, labels and depth together, each shape only inside its bounding box."""
-
-    def __init__(self, camera: CameraModel, rng: np.random.Generator) -> None:
-        h, w = camera.height, camera.width
-        self.camera = camera
-        self.rng = rng
-        self.image = np.zeros((h, w, 3), dtype=np.float32)
-        self.labels = np.zeros((h, w), dtype=np.uint8)
-        self.depth = np.full((h, w), np.inf, dtype=np.float32)
-        self.light = 1.0
-
-    def _region(self, points: np.ndarray) -> tuple[int, int, int, int] | None:
-        x0, y0 = np.floor(points.min(axis=0)).astype(np.int64)
-        x1, y1 = np.ceil(points.max(axis=0)).astype(np.int64) + 1
-        x0, y0 = max(int(x0), 0), max(int(y0), 0)
-        x1, y1 = min(int(x1), self.camera.width), min(int(y1), self.camera.height)
-        return None if x0 >= x1 or y0 >= y1 else (x0, y0, x1, y1)
-
-    def polygon(self, points: np.ndarray, label: int, color: Color, *, texture: float = 0.0,
-                depth: float | None = None, shade: float = 1.0) -> None:  # fmt: skip
-        """Fill an image-space polygon; ``depth`` None keeps the depth already there."""
-        points = np.asarray(points, dtype=np.float64)
-        region = self._region(points)
-        if region is None:
-            return
-        x0, y0, x1, y1 = region
-        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-        shifted = np.round((points - (x0, y0)) * 4).astype(np.int32)  # 2 bits of sub-pixel precision
-        cv2.fillPoly(mask, [shifted], 1, lineType=cv2.LINE_8, shift=2)
-        self._paint(region, mask.view(bool), label, color, texture, depth, shade)
-
-    def ellipse(self, center: tuple[float, float], axes: tuple[float, float], label: int, color: Color, *,
-                texture: float = 0.0, depth: float | None = None) -> None:  # fmt: skip
-        """Fill an axis-aligned image-space ellipse."""
-        cx, cy = center
-        ax, ay = max(axes[0], 0.5), max(axes[1], 0.5)
-        region = self._region(np.array([[cx - ax, cy - ay], [cx + ax, cy + ay]]))
-        if region is None:
-            return
-        x0, y0, x1, y1 = region
-        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-        cv2.ellipse(mask, (round((cx - x0) * 4), round((cy - y0) * 4)), (round(ax * 4), round(ay * 4)), 0, 0, 360, 1, -1,
-                    shift=2)  # fmt: skip
-        self._paint(region, mask.view(bool), label, color, texture, depth, 1.0)
-
-    def world_quad(self, corners: list[tuple[float, float, float]], label: int, color: Color, **kwargs: float) -> None:
-        """Fill the projection of a planar world quad given as (x, up, z) corners."""
-        pts = np.asarray(corners, dtype=np.float64)
-        if pts[:, 2].max() <= 0.3:
-            return
-        pts[:, 2] = np.maximum(pts[:, 2], 0.3)
-        if "depth" not in kwargs:
-            kwargs["depth"] = float(pts[:, 2].mean())
-        self.polygon(self.camera.project(pts[:, 0], pts[:, 1], pts[:, 2]), label, color, **kwargs)  # type: ignore[arg-type]
-
-    def world_quads(self, quads: np.ndarray, label: int, color: Color) -> None:
-        """Fill many small world quads (N x 4 x (x, up, z)) of one colour in one pass, keeping depth."""
-        quads = np.asarray(quads, dtype=np.float64)
-        quads = quads[quads[:, :, 2].min(axis=1) > 0.3]
-        if len(quads) == 0:
-            return
-        points = self.camera.project(quads[..., 0], quads[..., 1], quads[..., 2])  # N x 4 x 2
-        region = self._region(points.reshape(-1, 2))
-        if region is None:
-            return
-        x0, y0, x1, y1 = region
-        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-        cv2.fillPoly(mask, list(np.round((points - (x0, y0)) * 4).astype(np.int32)), 1, lineType=cv2.LINE_8, shift=2)
-        self._paint(region, mask.view(bool), label, color, 0.0, None, 1.0)
-
-    def _paint(self, region: tuple[int, int, int, int], mask: np.ndarray, label: int, color: Color,
-               texture: float, depth: float | None, shade: float) -> None:  # fmt: skip
-        x0, y0, x1, y1 = region
-        count = int(mask.sum())
-        if count == 0:
-            return
-        base = np.asarray(color, dtype=np.float32) * (self.light * shade)
-        pixels = self.image[y0:y1, x0:x1]
-        if texture > 0:
-            noise = self.rng.normal(0.0, texture * 255.0, size=(count, 1)).astype(np.float32)
-            pixels[mask] = base + noise
-        else:
-            pixels[mask] = base
-        self.labels[y0:y1, x0:x1][mask] = label
-        if depth is not None:
-            self.depth[y0:y1, x0:x1][mask] = depth
-
-
-def _jitter(rng: np.random.Generator, color: tuple[int, int, int], amount: float = 18.0) -> Color:
-    r, g, b = (np.asarray(color, dtype=np.float32) + rng.uniform(-amount, amount, 3)).clip(0, 255)
-    return (float(r), float(g), float(b))
-
-
 def _random_camera(width: int, height: int, rng: np.random.Generator, lateral: float) -> CameraModel:
     fov = math.radians(rng.uniform(50.0, 80.0))
     fx = (width / 2.0) / math.tan(fov / 2.0)
@@ -202,7 +83,7 @@ class _Street:
     lane_width: float
 
 
-def _paint_ground(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
+def _paint_ground(canvas: Canvas, street: _Street, rng: np.random.Generator) -> None:
     cam = canvas.camera
     far = 400.0
     rows = np.arange(cam.height, dtype=np.float64) + 0.5
@@ -210,13 +91,13 @@ def _paint_ground(canvas: _Canvas, street: _Street, rng: np.random.Generator) ->
     ground_depth = np.where(below, cam.fx * cam.camera_height / np.maximum(rows - cam.horizon, 1e-6), np.inf)
     ground_depth = np.minimum(ground_depth, far).astype(np.float32)
     outer = street.road_half + street.walk + street.setback
-    terrain = _jitter(rng, (110, 140, 80), 25)
+    terrain = jitter(rng, (110, 140, 80), 25)
     canvas.world_quad([(-200, 0, 0.3), (200, 0, 0.3), (200, 0, far), (-200, 0, far)], TERRAIN, terrain, texture=0.05)
     canvas.depth[:] = ground_depth[:, None]
     canvas.depth[~below] = np.inf
     for side in (-1, 1):
         edge = side * street.road_half
-        walk_color = _jitter(rng, (190, 180, 185), 20)
+        walk_color = jitter(rng, (190, 180, 185), 20)
         canvas.world_quad([(edge, 0, 0.3), (side * (street.road_half + street.walk), 0, 0.3),
                            (side * (street.road_half + street.walk), 0, far), (edge, 0, far)],
                           SIDEWALK, walk_color, texture=0.04, depth=None)  # fmt: skip
@@ -224,11 +105,11 @@ def _paint_ground(canvas: _Canvas, street: _Street, rng: np.random.Generator) ->
             inner = side * (street.road_half + street.walk)
             canvas.world_quad([(inner, 0, 0.3), (side * outer, 0, 0.3), (side * outer, 0, far), (inner, 0, far)],
                               TERRAIN, terrain, texture=0.06, depth=None)  # fmt: skip
-    road = _jitter(rng, (90, 88, 95), 12)
+    road = jitter(rng, (90, 88, 95), 12)
     canvas.world_quad([(-street.road_half, 0, 0.3), (street.road_half, 0, 0.3), (street.road_half, 0, far),
                        (-street.road_half, 0, far)], ROAD, road, texture=0.03, depth=None)  # fmt: skip
     # Lane markings: dashed between lanes, solid at the edges.
-    paint = _jitter(rng, (230, 230, 220), 10)
+    paint = jitter(rng, (230, 230, 220), 10)
     offset = rng.uniform(0, 9)
     for lane in range(1, street.lanes):
         x = -street.road_half + lane * street.lane_width
@@ -241,7 +122,7 @@ def _paint_ground(canvas: _Canvas, street: _Street, rng: np.random.Generator) ->
                           depth=None)  # fmt: skip
 
 
-def _facade_depths(canvas: _Canvas, x_world: float) -> np.ndarray:
+def _facade_depths(canvas: Canvas, x_world: float) -> np.ndarray:
     """Depth per image column of a vertical plane parallel to the road at lateral ``x_world``."""
     cam = canvas.camera
     columns = np.arange(cam.width, dtype=np.float64) + 0.5 - cam.cx
@@ -250,7 +131,7 @@ def _facade_depths(canvas: _Canvas, x_world: float) -> np.ndarray:
     return np.where(z > 0, z, np.inf).astype(np.float32)
 
 
-def _paint_buildings(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
+def _paint_buildings(canvas: Canvas, street: _Street, rng: np.random.Generator) -> None:
     cam = canvas.camera
     if rng.random() < 0.4:  # the street ends at buildings across it (painted first: it is the farthest)
         z_end = rng.uniform(150.0, 300.0)
@@ -258,7 +139,7 @@ def _paint_buildings(canvas: _Canvas, street: _Street, rng: np.random.Generator)
         while x < 150.0:
             span, tall = rng.uniform(10.0, 40.0), rng.uniform(8.0, 40.0)
             canvas.world_quad([(x, 0, z_end), (x + span, 0, z_end), (x + span, tall, z_end), (x, tall, z_end)], BUILDING,
-                              _jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10), texture=0.03)  # fmt: skip
+                              jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10), texture=0.03)  # fmt: skip
             x += span
     for side in (-1, 1):
         x = side * (street.road_half + street.walk + street.setback)
@@ -269,13 +150,13 @@ def _paint_buildings(canvas: _Canvas, street: _Street, rng: np.random.Generator)
             if rng.random() < 0.12:  # a gap: a wall, a fence, or trees, with sky behind
                 label = WALL if rng.random() < 0.5 else FENCE
                 tall = rng.uniform(1.0, 2.5)
-                color = _jitter(rng, (150, 140, 150) if label == WALL else (170, 150, 120), 25)
+                color = jitter(rng, (150, 140, 150) if label == WALL else (170, 150, 120), 25)
                 canvas.world_quad([(x, 0, z), (x, 0, z + length), (x, tall, z + length), (x, tall, z)], label, color,
                                   texture=0.05)  # fmt: skip
                 z += length
                 continue
             tall = rng.uniform(6.0, 30.0)
-            color = _jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10)
+            color = jitter(rng, tuple(int(c) for c in rng.integers(60, 200, 3)), 10)
             before = canvas.labels.copy()
             canvas.world_quad([(x, 0, z), (x, 0, z + length), (x, tall, z + length), (x, tall, z)], BUILDING, color,
                               texture=0.03)  # fmt: skip
@@ -290,48 +171,48 @@ def _paint_buildings(canvas: _Canvas, street: _Street, rng: np.random.Generator)
                 wz, wy = wz[keep], wy[keep]
                 quads = np.stack([np.stack([np.full_like(wz, x), wy + dy, wz + dz], axis=-1)
                                   for dy, dz in ((0.0, 0.0), (0.0, 1.2), (1.5, 1.2), (1.5, 0.0))], axis=1)  # fmt: skip
-                canvas.world_quads(quads, BUILDING, _jitter(rng, (50, 60, 80), 20))
+                canvas.world_quads(quads, BUILDING, jitter(rng, (50, 60, 80), 20))
             z += length + (rng.uniform(0.0, 6.0) if rng.random() < 0.3 else 0.0)
 
 
-def _tree(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+def _tree(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     tall = rng.uniform(3.0, 9.0)
-    trunk = _jitter(rng, (90, 70, 50), 15)
+    trunk = jitter(rng, (90, 70, 50), 15)
     canvas.world_quad([(x - 0.15, 0, z), (x + 0.15, 0, z), (x + 0.15, tall * 0.6, z), (x - 0.15, tall * 0.6, z)],
                       VEGETATION, trunk)  # fmt: skip
     (u, v), (u_edge, v_top) = canvas.camera.project([x, x + tall * 0.35], [tall * 0.7, tall], [z, z])
-    canvas.ellipse((u, v), (abs(u_edge - u), abs(v - v_top)), VEGETATION, _jitter(rng, (70, 115, 45), 25), texture=0.08,
+    canvas.ellipse((u, v), (abs(u_edge - u), abs(v - v_top)), VEGETATION, jitter(rng, (70, 115, 45), 25), texture=0.08,
                    depth=z)  # fmt: skip
 
 
-def _pole(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+def _pole(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     tall = rng.uniform(3.0, 8.0)
     canvas.world_quad([(x - 0.08, 0, z), (x + 0.08, 0, z), (x + 0.08, tall, z), (x - 0.08, tall, z)], POLE,
-                      _jitter(rng, (140, 140, 140)))  # fmt: skip
+                      jitter(rng, (140, 140, 140)))  # fmt: skip
     kind = rng.random()
     if kind < 0.4:
         size = rng.uniform(0.5, 0.9)
         top = tall - rng.uniform(0.0, 1.0)
-        color = _jitter(rng, ((220, 200, 30), (200, 40, 40), (40, 80, 200))[int(rng.integers(0, 3))], 15)
+        color = jitter(rng, ((220, 200, 30), (200, 40, 40), (40, 80, 200))[int(rng.integers(0, 3))], 15)
         canvas.world_quad([(x - size / 2, top - size, z), (x + size / 2, top - size, z), (x + size / 2, top, z),
                            (x - size / 2, top, z)], SIGN, color)  # fmt: skip
     elif kind < 0.7:
         canvas.world_quad([(x - 0.2, tall - 1.0, z), (x + 0.2, tall - 1.0, z), (x + 0.2, tall, z), (x - 0.2, tall, z)],
-                          LIGHT, _jitter(rng, (35, 35, 35), 10))  # fmt: skip
+                          LIGHT, jitter(rng, (35, 35, 35), 10))  # fmt: skip
         lamp = ((230, 40, 30), (240, 170, 20), (40, 220, 90))[int(rng.integers(0, 3))]
         (u, v), (u2, _) = canvas.camera.project([x, x + 0.1], [tall - 0.5, tall - 0.5], [z, z])
         canvas.ellipse((u, v), (abs(u2 - u), abs(u2 - u)), LIGHT, lamp, depth=z)
 
 
-def _vehicle(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+def _vehicle(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     kind = rng.random()
     label, (w, h, length) = (
         (CAR, (rng.uniform(1.7, 2.0), rng.uniform(1.4, 1.7), 4.5)) if kind < 0.7
         else (TRUCK, (2.5, rng.uniform(2.8, 3.8), 8.0)) if kind < 0.85
         else (BUS, (2.55, 3.2, 12.0))
     )  # fmt: skip
-    body = _jitter(rng, tuple(int(c) for c in rng.integers(20, 235, 3)), 10)
-    glass = _jitter(rng, (40, 50, 65), 10)
+    body = jitter(rng, tuple(int(c) for c in rng.integers(20, 235, 3)), 10)
+    glass = jitter(rng, (40, 50, 65), 10)
     # Shadow on the road (road label, darker), then the visible side, then the rear.
     canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
                        (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
@@ -349,19 +230,19 @@ def _vehicle(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> N
 
 
 def _person(
-    canvas: _Canvas, x: float, z: float, rng: np.random.Generator, label: int = PERSON, base: float = 0.0
+    canvas: Canvas, x: float, z: float, rng: np.random.Generator, label: int = PERSON, base: float = 0.0
 ) -> None:
     tall = rng.uniform(1.5, 1.9)
-    clothes = _jitter(rng, tuple(int(c) for c in rng.integers(20, 200, 3)), 10)
+    clothes = jitter(rng, tuple(int(c) for c in rng.integers(20, 200, 3)), 10)
     canvas.world_quad([(x - 0.2, base, z), (x + 0.2, base, z), (x + 0.25, base + tall * 0.82, z),
                        (x - 0.25, base + tall * 0.82, z)], label, clothes, texture=0.04)  # fmt: skip
     (u, v), (u2, v2) = canvas.camera.project([x, x + 0.11], [base + tall * 0.91, base + tall], [z, z])
-    canvas.ellipse((u, v), (abs(u2 - u), abs(v2 - v)), label, _jitter(rng, (200, 160, 130), 30), depth=z)
+    canvas.ellipse((u, v), (abs(u2 - u), abs(v2 - v)), label, jitter(rng, (200, 160, 130), 30), depth=z)
 
 
-def _two_wheeler(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+def _two_wheeler(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     label = BICYCLE if rng.random() < 0.6 else MOTORCYCLE
-    frame = _jitter(rng, (30, 30, 30) if label == BICYCLE else (150, 30, 30), 20)
+    frame = jitter(rng, (30, 30, 30) if label == BICYCLE else (150, 30, 30), 20)
     radius = 0.35 if label == BICYCLE else 0.32
     for dz in (0.0, 1.1):  # seen from behind at a slight angle: two wheels, one behind the other
         (u, v), (u2, v2) = canvas.camera.project([x + 0.1 * dz, x + 0.1 * dz + 0.08], [radius, 0.0], [z + dz, z + dz])
@@ -372,8 +253,43 @@ def _two_wheeler(canvas: _Canvas, x: float, z: float, rng: np.random.Generator) 
     _person(canvas, x, z - 0.05, rng, label=RIDER, base=body_top * 0.8)
 
 
-def _paint_street_furniture(canvas: _Canvas, street: _Street, rng: np.random.Generator) -> None:
-    """Poles, trees, vehicles and people, painted far to near."""
+def _rails(canvas: Canvas, x: float, rng: np.random.Generator) -> None:
+    """A tram track along the road at lateral ``x``: two steel rails 1.435 m apart, set in the road (label road)."""
+    steel = jitter(rng, (150, 150, 158), 15)
+    for rail in (x - 0.7175, x + 0.7175):
+        canvas.world_quad([(rail - 0.04, 0, 0.3), (rail + 0.04, 0, 0.3), (rail + 0.04, 0, 150), (rail - 0.04, 0, 150)],
+                          ROAD, steel, depth=None)  # fmt: skip
+
+
+TRAM_LIVERIES = ((235, 200, 40), (200, 35, 45), (232, 232, 228), (40, 90, 170), (60, 140, 80))
+
+
+def _tram(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
+    """A tram on the rails at ``x``, its near end ``z`` metres ahead: long, tall, a window band and a pantograph."""
+    w, h, length = 2.65, rng.uniform(3.3, 3.7), rng.uniform(25.0, 40.0)
+    body = jitter(rng, TRAM_LIVERIES[int(rng.integers(0, len(TRAM_LIVERIES)))], 12)
+    stripe = jitter(rng, TRAM_LIVERIES[int(rng.integers(0, len(TRAM_LIVERIES)))], 12)
+    glass = jitter(rng, (35, 45, 60), 10)
+    canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
+                       (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
+    side_x = x - w / 2 if x > canvas.camera.lateral else x + w / 2
+    bands = ((0.35, h, body, 0.02), (0.9, 1.1, stripe, 0.0), (1.5, h * 0.82, glass, 0.0))
+    for low, high, color, texture in bands:  # the long side, seen at a grazing angle
+        canvas.world_quad([(side_x, low, z), (side_x, low, z + length), (side_x, high, z + length), (side_x, high, z)],
+                          TRAIN, color, texture=texture, shade=0.8)  # fmt: skip
+    for band, (low, high, color, texture) in enumerate(bands):  # the end facing the camera, its windscreen narrower
+        half = w * 0.44 if band == 2 else w / 2
+        canvas.world_quad([(x - half, low, z), (x + half, low, z), (x + half, high, z), (x - half, high, z)], TRAIN,
+                          color, texture=texture)  # fmt: skip
+    mast = z + length * rng.uniform(0.15, 0.35)  # the pantograph: a thin diamond above the roof
+    dark = jitter(rng, (45, 45, 48), 8)
+    for x0, up0, x1, up1 in ((-0.5, h, 0.0, h + 0.9), (0.5, h, 0.0, h + 0.9), (-0.8, h + 0.9, 0.8, h + 0.9)):
+        canvas.world_quad([(x + x0 - 0.04, up0, mast), (x + x0 + 0.04, up0, mast), (x + x1 + 0.04, up1 + 0.05, mast),
+                           (x + x1 - 0.04, up1 + 0.05, mast)], TRAIN, dark)  # fmt: skip
+
+
+def _paint_street_furniture(canvas: Canvas, street: _Street, rng: np.random.Generator, version: int) -> None:
+    """Poles, trees, vehicles and people (and from version 2 a tram line with its tram), painted far to near."""
     items: list[tuple[float, str, float]] = []
     for _ in range(int(rng.integers(2, 9))):
         side = rng.choice([-1.0, 1.0])
@@ -391,23 +307,33 @@ def _paint_street_furniture(canvas: _Canvas, street: _Street, rng: np.random.Gen
     for _ in range(int(rng.integers(0, 3))):
         side = rng.choice([-1.0, 1.0])
         items.append((rng.uniform(5.0, 50.0), "cyclist", side * (street.road_half - rng.uniform(0.5, 1.2))))
-    painters = {"pole": _pole, "tree": _tree, "vehicle": _vehicle, "person": _person, "cyclist": _two_wheeler}
+    if version >= 2 and rng.random() < 0.35:  # a tram line in one lane, usually with a tram on it
+        lane = int(rng.integers(0, street.lanes))
+        track = -street.road_half + (lane + 0.5) * street.lane_width
+        _rails(canvas, track, rng)
+        if rng.random() < 0.8:
+            items.append((rng.uniform(6.0, 80.0), "tram", track))
+    painters = {"pole": _pole, "tree": _tree, "vehicle": _vehicle, "person": _person, "cyclist": _two_wheeler,
+                "tram": _tram}  # fmt: skip
     for z, kind, x in sorted(items, reverse=True):
         painters[kind](canvas, x, z, rng)
 
 
-def _sky(canvas: _Canvas, rng: np.random.Generator, dusk: bool) -> None:
-    top = _jitter(rng, (180, 120, 110) if dusk else (70, 130, 200), 25)
-    bottom = _jitter(rng, (240, 170, 110) if dusk else (185, 205, 225), 20)
+def _sky(canvas: Canvas, rng: np.random.Generator, dusk: bool) -> None:
+    top = jitter(rng, (180, 120, 110) if dusk else (70, 130, 200), 25)
+    bottom = jitter(rng, (240, 170, 110) if dusk else (185, 205, 225), 20)
     ramp = np.linspace(0.0, 1.0, canvas.camera.height, dtype=np.float32)[:, None, None]
     canvas.image[:] = np.asarray(top, dtype=np.float32) * (1 - ramp) + np.asarray(bottom, dtype=np.float32) * ramp
     canvas.labels[:] = SKY
 
 
-def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> SyntheticFrame:
-    """Generate a driving-camera street scene of ``width`` x ``height`` pixels."""
+def street_scene(width: int = 1024, height: int = 512, seed: int = 0, version: int = SCENE_VERSION) -> SyntheticFrame:
+    """Generate a driving-camera street scene of ``width`` x ``height`` pixels with generator ``version``."""
     if width < 16 or height < 16:
         msg = f"scene size {width}x{height} is too small (at least 16x16)"
+        raise ValueError(msg)
+    if version not in SCENE_VERSIONS:
+        msg = f"scene version {version} is not one of {', '.join(map(str, SCENE_VERSIONS))}"
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
     lanes = int(rng.integers(2, 5))
@@ -415,13 +341,13 @@ def street_scene(width: int = 1024, height: int = 512, seed: int = 0) -> Synthet
     street = _Street(lanes * lane_width / 2, rng.uniform(1.5, 4.5), rng.uniform(0.0, 6.0), lanes, lane_width)
     lane = int(rng.integers(0, lanes))
     camera = _random_camera(width, height, rng, -street.road_half + (lane + 0.5) * lane_width + rng.uniform(-0.4, 0.4))
-    canvas = _Canvas(camera, rng)
+    canvas = Canvas(camera, rng)
     dusk = rng.random() < 0.25
     _sky(canvas, rng, dusk)
     canvas.light = rng.uniform(0.55, 0.8) if dusk else rng.uniform(0.85, 1.15)
     _paint_ground(canvas, street, rng)
     _paint_buildings(canvas, street, rng)
-    _paint_street_furniture(canvas, street, rng)
+    _paint_street_furniture(canvas, street, rng, version)
 
     # Camera: exposure, gamma, sensor noise, blur.
     exposed = np.clip(canvas.image * rng.uniform(0.7, 1.3) + rng.uniform(-15, 15), 0, 255).astype(np.uint8)

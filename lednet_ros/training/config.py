@@ -19,10 +19,14 @@ from pathlib import Path
 
 from lednet_ros.model.paper import PAPER_INPUT_SIZE
 
-__all__ = ["CLASS_WEIGHTINGS", "TrainConfig", "TrainResult", "train_option_help"]
+__all__ = ["CLASS_WEIGHTINGS", "TRAIN_PRECISIONS", "TrainConfig", "TrainResult", "train_option_help"]
 
 CLASS_WEIGHTINGS = ("enet", "none")
 """``enet``: ENet's ``1 / ln(1.02 + p_class)`` from the training labels; ``none``: all classes alike."""
+
+
+TRAIN_PRECISIONS = ("fp32", "bf16")
+"""``bf16``: the forward and backward passes under bfloat16 autocast; the weights, the optimizer and the loss stay fp32."""
 
 
 def _help(text: str) -> dict[str, str]:
@@ -56,6 +60,10 @@ class TrainConfig:
         default=None, metadata=_help("stop after N iterations (the poly schedule ends there)")
     )
     max_minutes: float | None = field(default=None, metadata=_help("stop after M minutes of training"))
+    precision: str = field(
+        default="fp32",
+        metadata=_help("fp32, or bf16 autocast (faster; on a CPU only where it has native bf16)"),
+    )
     workers: int = field(default=0, metadata=_help("data loading processes"))
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N"))
     seed: int = field(default=0, metadata=_help("seed of the weights' start, the shuffling and the augmentation"))

@@ -20,11 +20,13 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from torch import nn
 from torch.utils.data import DataLoader
 
+from lednet_ros.cpu import NATIVE_BF16_FLAGS, cpu_info
 from lednet_ros.data.datasets import Sample, label_histogram
 from lednet_ros.errors import LednetError
 from lednet_ros.evaluation.metrics import ConfusionMatrix
 from lednet_ros.model.classes import ClassConfig
 from lednet_ros.model.network import LEDNet
+from lednet_ros.training.config import TRAIN_PRECISIONS
 
 __all__ = [
     "EncoderHead",
@@ -32,6 +34,7 @@ __all__ = [
     "class_weights",
     "distributed",
     "enet_class_weights",
+    "train_autocast",
     "train_epoch",
     "validation_miou",
 ]
@@ -115,6 +118,22 @@ def distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
+def train_autocast(precision: str, device: torch.device) -> torch.autocast:
+    """The autocast context of a training step in ``precision`` (``fp32``: disabled).
+
+    Raises:
+        LednetError: an unknown precision, or bf16 on a CPU without native bf16 (emulated, slower than fp32).
+    """
+    if precision not in TRAIN_PRECISIONS:
+        msg = f"unknown training precision {precision!r}: use {', '.join(TRAIN_PRECISIONS)}"
+        raise LednetError(msg)
+    if precision == "bf16" and device.type == "cpu" and not cpu_info().native_bf16:
+        msg = (f"training precision bf16 needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); "
+               f"{cpu_info().model} has neither: use fp32")  # fmt: skip
+        raise LednetError(msg)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def validation_miou(
     model: nn.Module, loader: DataLoader, classes: ClassConfig, device: torch.device
 ) -> tuple[float, list[float]]:
@@ -123,7 +142,8 @@ def validation_miou(
     model.eval()
     with torch.inference_mode():
         for images, labels in loader:
-            prediction = model(images.to(device)).argmax(1).cpu().numpy()
+            batch = images.to(device).contiguous(memory_format=torch.channels_last)
+            prediction = model(batch).argmax(1).cpu().numpy()
             matrix.update(labels.numpy(), prediction)
     scores = matrix.scores()
     return scores.miou, list(scores.per_class_iou)
@@ -139,15 +159,22 @@ def train_epoch(
     device: torch.device,
     *,
     encoder_only: bool,
+    autocast: torch.autocast,
 ) -> tuple[list[float], int, bool]:
-    """One pass over the batches; returns the losses, the iteration count, and whether to stop."""
+    """One pass over the batches under ``autocast``; returns the losses, the iteration count, and whether to stop.
+
+    The images go in channels-last, the layout oneDNN's and cuDNN's fastest
+    convolutions use (the model is converted by the trainer).
+    """
     losses: list[float] = []
     for batch_images, batch_labels in batches:
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr_at(iteration)
-        images = batch_images.to(device, non_blocking=True)
+        images = batch_images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = batch_labels.to(device, non_blocking=True)
-        logits = trained(images)
+        with autocast:
+            logits = trained(images)
+        logits = logits.float()
         if encoder_only:  # the authors' first stage scores the encoder at 1/8 resolution
             labels = F.interpolate(labels[:, None].float(), size=logits.shape[-2:], mode="nearest")[:, 0].long()
         loss = criterion(logits, labels)

@@ -43,6 +43,7 @@ from lednet_ros.training.recipe import (
     Schedule,
     class_weights,
     distributed,
+    train_autocast,
     train_epoch,
     validation_miou,
 )
@@ -71,10 +72,12 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     train_samples = find_samples(config.data, config.train_split)
     val_samples = find_samples(config.val_data or config.data, config.val_split)
     weights = class_weights(config.class_weights, train_samples, classes)
-    model = _initial_model(config, classes).to(device)
+    autocast = train_autocast(config.precision, device)
+    model = _initial_model(config, classes).to(device, memory_format=torch.channels_last)
     data = _Data.build(config, classes, train_samples, val_samples, rank, world, pin_memory=device.type == "cuda")
     state = _resume(config, model) if config.resume else _Progress()
-    trainer = _Trainer(config, classes, model, data, device, rank, world, weights, state, show_progress=progress)
+    trainer = _Trainer(config, classes, model, data, device, rank, world, weights, state, autocast,
+                       show_progress=progress)  # fmt: skip
     try:
         return trainer.train()
     finally:
@@ -153,7 +156,8 @@ class _Trainer:
     """The epochs of one run, in stage order, with validation, checkpoints and the log after each."""
 
     def __init__(self, config: TrainConfig, classes: ClassConfig, model: LEDNet, data: _Data, device: torch.device,
-                 rank: int, world: int, weights: torch.Tensor, progress: _Progress, *, show_progress: bool) -> None:  # fmt: skip
+                 rank: int, world: int, weights: torch.Tensor, progress: _Progress, autocast: torch.autocast, *,
+                 show_progress: bool) -> None:  # fmt: skip
         self.config, self.classes, self.model, self.data, self.device = config, classes, model, data, device
         self.world, self.main_process, self.show_progress = world, rank == 0, show_progress
         self.progress = progress
@@ -165,6 +169,7 @@ class _Trainer:
         planned = self.total_epochs * len(data.train_loader)
         self.schedule = Schedule.plan(config.lr, config.poly_power, planned, config.max_iterations, config.max_minutes)
         self.log = (self.out / "train.log").open("a", encoding="utf-8") if self.main_process else None
+        self.autocast = autocast
 
     def say(self, line: str) -> None:
         """One line in ``train.log`` (first process only), echoed above the progress bar."""
@@ -185,7 +190,8 @@ class _Trainer:
         config, p = self.config, self.progress
         self.say(f"# lednet-ros train: {len(self.data.train_set)} training / {len(self.data.val_set)} validation images "
                  f"at {config.size[0]}x{config.size[1]}, {self.schedule.total_iterations} iterations planned, "
-                 f"device {self.device}, {self.world} process(es), torch {torch.__version__}")  # fmt: skip
+                 f"device {self.device}, precision {config.precision}, {self.world} process(es), "
+                 f"torch {torch.__version__}")  # fmt: skip
         self.say(f"# class weights ({config.class_weights}): " + " ".join(f"{w:.2f}" for w in self.weights.tolist()))
         current_stage = None
         for stage, epoch_index in self._epochs_to_run():
@@ -213,7 +219,11 @@ class _Trainer:
 
     def _stage(self, stage: str) -> tuple[nn.Module, torch.optim.Optimizer]:
         """The module a stage trains (wrapped for DistributedDataParallel under torchrun) and its Adam optimizer."""
-        head: nn.Module = EncoderHead(self.model).to(self.device) if stage == "encoder" else self.model
+        head: nn.Module = (
+            EncoderHead(self.model).to(self.device, memory_format=torch.channels_last)
+            if stage == "encoder"
+            else self.model
+        )
         trained = head
         if self.world > 1:
             trained = nn.parallel.DistributedDataParallel(
@@ -237,7 +247,7 @@ class _Trainer:
                    leave=False)  # fmt: skip
         losses, self.progress.iteration, stop = train_epoch(
             trained, bar, optimizer, self.criterion, self.schedule, self.progress.iteration, self.device,
-            encoder_only=stage == "encoder",
+            encoder_only=stage == "encoder", autocast=self.autocast,
         )  # fmt: skip
         self.progress.epoch = epoch_index + 1
         if self.main_process:

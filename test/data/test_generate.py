@@ -57,8 +57,10 @@ def test_cityscapes_files_hold_the_generated_frames(tmp_path: Path) -> None:
     image = cv2.imread(str(tmp_path / "leftImg8bit/val/town/town_000003_000001_leftImg8bit.png"))[..., ::-1]
     frame = street_scene(40, 24, seed=frame_seed(3, 1))
     assert np.array_equal(labels, frame.labels) and np.array_equal(image, frame.image)
-    assert summary["classes_never_drawn"] == ["train"]
+    assert summary["classes_never_drawn"] == [] and summary["scene_version"] == 2
     assert (tmp_path / "synth.json").is_file()
+    old = synth(tmp_path / "v1", 1, seed=3, size=(40, 24), version=1, progress=False)
+    assert old["classes_never_drawn"] == ["train"] and old["scene_version"] == 1
 
 
 def test_frame_seeds_do_not_depend_on_the_set_size_and_differ_between_sets() -> None:
