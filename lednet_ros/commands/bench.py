@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         rows, environment = run(settings, options)
         table = markdown_table(rows)
         command = "lednet-ros bench " + " ".join(argv if argv is not None else sys.argv[1:])
-        header = (f"device: {environment['device']} ({environment['device_name']}), torch {environment['torch']}, "
+        flags = ", ".join(environment["cpu_flags"]) or "none of those listed"  # type: ignore[arg-type]
+        header = (f"CPU: {environment['cpu']} (flags: {flags}); "
+                  f"device: {environment['device']} ({environment['device_name']}), torch {environment['torch']}, "
                   f"{environment['threads']} threads, peak RSS {environment['peak_rss_mib']} MiB"
                   + (f", peak CUDA memory {environment['peak_cuda_mib']} MiB" if "peak_cuda_mib" in environment else ""))  # fmt: skip
         print(table)

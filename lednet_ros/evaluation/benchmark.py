@@ -7,13 +7,18 @@ them alike and the ratio is meaningful:
 * ``eager fp32``: the reference. ``LEDNet`` as built, BatchNorm unfolded,
   NCHW float32, input tensor prepared in advance, ``torch.no_grad()``, full
   resolution class scores out;
-* ``engine model: BACKEND``: the engine's network on each backend installed
-  (PyTorch: BatchNorm folded, channels_last, engine precision; ONNX Runtime
+* ``engine model: BACKEND (PRECISION)``: the engine's network on each
+  backend installed (PyTorch: BatchNorm folded, channels_last; ONNX Runtime
   and OpenVINO: the exported folded graph), on the same prepared input, with
-  the same full-resolution scores out;
+  the same full-resolution scores out. With ``precision`` ``auto`` on the
+  CPU there is a row per precision the backend runs here: fp32 everywhere,
+  bf16 where the CPU has it natively (OpenVINO and PyTorch);
 * ``engine end-to-end``: ``SegmentationEngine.infer_batch`` with the ``auto``
-  backend on uint8 images of that size: upload, scaling, network,
-  upsampling, argmax, confidence, download.
+  backend and precision on uint8 images of that size: upload, scaling,
+  network, upsampling, argmax, confidence, download.
+
+The ranking depends on the CPU's instruction sets, so the environment names
+the CPU and its flags (:mod:`lednet_ros.cpu`).
 
 On CUDA the PyTorch rows come in pairs: launched op by op (``eager``) and
 replayed as a CUDA graph (the model alone, captured here; end to end, the
@@ -35,9 +40,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from tqdm import tqdm
 
-from lednet_ros.inference.backends import available_backends, resolve_backend
+from lednet_ros.cpu import cpu_info
+from lednet_ros.inference.backends import available_backends
 from lednet_ros.inference.cuda_graphs import CapturedGraph, capture
-from lednet_ros.inference.device import resolve_device
+from lednet_ros.inference.device import BF16_BACKENDS, resolve_device
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.inference.options import EngineOptions
 from lednet_ros.model.checkpoint import load_weights
@@ -113,14 +119,15 @@ def run(settings: BenchSettings, options: EngineOptions) -> tuple[list[BenchRow]
             ))  # fmt: skip
         environment = {
             "device": str(device),
-            "device_name": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else platform.processor() or platform.machine(),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info().model,
+            "cpu": cpu_info().model or platform.machine(),
+            "cpu_flags": cpu_info().reported_flags(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),
             "weights": auto.checkpoint.describe(),
             "backends": names,
             "auto_backend": auto.backend,
+            "auto_precision": auto.running_precision,
             "cuda_graphs": auto.uses_cuda_graphs,
             "iterations": settings.iterations,
             "warmup": settings.warmup,
@@ -137,12 +144,14 @@ def _variants(checkpoint: Checkpoint, options: EngineOptions, size: tuple[int, i
     width, height = size
     options = replace(options, model_size=size)
     device = resolve_device(options.device)
-    auto_backend = resolve_backend("auto", device)
-    # One engine per backend; the end-to-end row uses the auto backend's (built once even when also timed).
-    engines = {
-        b: SegmentationEngine(checkpoint, options=options, backend=b) for b in dict.fromkeys([*names, auto_backend])
-    }
-    auto = engines[auto_backend]
+    auto = SegmentationEngine(checkpoint, options=options, backend="auto")
+    # One engine per backend and precision; the end-to-end row uses the auto engine (reused when it is one of them).
+    engines = {}
+    for name in names:
+        for precision in _precisions(name, options.precision, device):
+            same = (auto.backend, auto.precision_name) == (name, precision)
+            engines[name, precision] = auto if same else SegmentationEngine(checkpoint, options=options, backend=name,
+                                                                             precision=precision)  # fmt: skip
     eager = checkpoint.build_model().to(device).eval()
     x_eager = torch.rand(settings.batch, 3, height, width, device=device)
     rng = np.random.default_rng(0)
@@ -153,8 +162,7 @@ def _variants(checkpoint: Checkpoint, options: EngineOptions, size: tuple[int, i
             model(x)
 
     variants: Variants = {REFERENCE: eager_call}
-    for name in names:
-        engine = engines[name]
+    for (name, _), engine in engines.items():
         x = x_eager.to(engine.dtype)
         variants[f"engine model: {name} ({engine.precision_name})"] = lambda e=engine, x=x: _model_call(e, x)
     graph_rows: Variants = {}
@@ -169,6 +177,13 @@ def _variants(checkpoint: Checkpoint, options: EngineOptions, size: tuple[int, i
              f"{', CUDA graphs' if auto.uses_cuda_graphs else ''})"] = lambda: auto.infer_batch(images, confidence=True)  # fmt: skip
     variants.update(graph_rows)  # last: captured once every other row has run (see _cuda_variants)
     return variants, auto
+
+
+def _precisions(backend: str, precision: str, device: torch.device) -> list[str]:
+    """The precisions to time ``backend`` in: the one asked for, or with ``auto`` on the CPU every one it runs here."""
+    if precision != "auto" or device.type != "cpu":
+        return [precision]
+    return ["fp32", "bf16"] if cpu_info().native_bf16 and backend in BF16_BACKENDS else ["fp32"]
 
 
 def _model_call(engine: SegmentationEngine, x: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import torch
 
+from lednet_ros.cpu import CpuInfo, cpu_info
 from lednet_ros.errors import LednetError
 from lednet_ros.inference.onnx_export import ONNX_OPSET, export_coarse_onnx, export_head_onnx
 from lednet_ros.inference.options import BACKENDS
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "BF16_CPU_PREFERENCE",
     "CPU_PREFERENCE",
     "CoarseRunner",
     "HeadRunner",
@@ -66,8 +68,13 @@ __all__ = [
 _LOG = logging.getLogger(__name__)
 
 CPU_PREFERENCE = ("onnxruntime", "openvino", "torch")
-"""``auto`` on the CPU, the fastest first, by ``lednet-ros bench`` on x86-64 (benchmarks/README.md):
+"""``auto`` on the CPU in fp32, the fastest first, by ``lednet-ros bench`` on x86-64 (benchmarks/README.md):
 ONNX Runtime leads at every size on the AVX-512 Xeon and ties OpenVINO at 1024x512 on the AVX2 EPYC."""
+
+BF16_CPU_PREFERENCE = ("openvino", "torch")
+"""``auto`` on a CPU with native bf16, the fastest first (benchmarks/README.md): OpenVINO's bf16 network
+takes about half ONNX Runtime's fp32 time there, PyTorch's bf16 about as long as ONNX Runtime's fp32.
+Without OpenVINO installed, ``auto`` precision keeps ONNX Runtime in fp32 (exact, and as fast)."""
 
 _MODULES = {"torch": "torch", "onnxruntime": "onnxruntime", "openvino": "openvino"}
 GRAPH_VERSION = 4
@@ -82,6 +89,9 @@ MAX_CACHE_BYTES = 512 << 20
 
 class CoarseRunner(Protocol):
     """Runs the network on one fixed input shape."""
+
+    precision: str
+    """What the backend reports it computes in (``fp32`` or ``bf16``), read back from it."""
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """float32 N x 3 x H x W -> float32 N x C x H/8 x W/8 class scores."""
@@ -101,8 +111,13 @@ def available_backends() -> list[str]:
     return [name for name in BACKENDS if importlib.util.find_spec(_MODULES[name]) is not None]
 
 
-def resolve_backend(name: str, device: torch.device) -> str:
-    """Turn ``auto`` (or a backend name) into a usable backend for ``device``.
+def resolve_backend(name: str, device: torch.device, precision: str = "fp32", cpu: CpuInfo | None = None) -> str:
+    """Turn ``auto`` (or a backend name) into a usable backend for ``device`` and the ``precision`` asked for.
+
+    On the CPU, ``auto`` takes the first installed of :data:`BF16_CPU_PREFERENCE`
+    when the network will run in bf16 (asked for, or ``auto`` on a CPU with
+    native bf16 and OpenVINO installed), else of :data:`CPU_PREFERENCE`.
+    ``cpu`` stands in for this machine's CPU (tests of other CPU kinds).
 
     Raises:
         LednetError: an unknown name, a backend that is not installed, or an
@@ -113,7 +128,10 @@ def resolve_backend(name: str, device: torch.device) -> str:
         if device.type != "cpu":
             return "torch"
         installed = available_backends()
-        return next(b for b in CPU_PREFERENCE if b in installed)
+        wanted = precision.strip().lower()
+        native = (cpu or cpu_info()).native_bf16
+        bf16 = wanted == "bf16" or (wanted == "auto" and native and BF16_CPU_PREFERENCE[0] in installed)
+        return next(b for b in (BF16_CPU_PREFERENCE if bf16 else CPU_PREFERENCE) if b in installed)
     if name not in BACKENDS:
         msg = f"unknown backend {name!r}: use auto, {', '.join(BACKENDS)}"
         raise LednetError(msg)
@@ -270,6 +288,8 @@ def _onnxruntime_session(path: Path, threads: int | None) -> object:
 
 
 class _OnnxRuntimeRunner:
+    precision = "fp32"  # the CPU provider runs an fp32 graph in fp32; it has no precision switch
+
     def __init__(self, path: Path, threads: int | None) -> None:
         self._session = _onnxruntime_session(path, threads)
 
@@ -287,17 +307,27 @@ class _OnnxRuntimeHead:
         return outputs[0][0], outputs[1][0] if self._confidence else None
 
 
+OPENVINO_HINTS = {"fp32": "f32", "bf16": "bf16"}
+"""The engine's precision -> OpenVINO's ``INFERENCE_PRECISION_HINT``."""
+
+
 class _OpenVinoRunner:
-    def __init__(self, path: Path, threads: int | None) -> None:
+    def __init__(self, path: Path, threads: int | None, precision: str) -> None:
         import openvino  # noqa: PLC0415 (optional backend)
 
-        # fp32 means fp32: on CPUs with native bf16 (AVX512_BF16, AMX) OpenVINO's CPU plugin otherwise
-        # defaults to bf16, which flipped about 1% of a test network's labels.
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+        # The hint is always set: on CPUs with native bf16 (AVX512_BF16, AMX) OpenVINO's CPU plugin
+        # otherwise defaults to bf16, which flipped about 1% of a test network's labels under "fp32".
+        config: dict[str, object] = {
+            "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_PRECISION_HINT": OPENVINO_HINTS[precision],
+        }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self._compiled = openvino.Core().compile_model(str(path), "CPU", config)
         self._request = self._compiled.create_infer_request()
+        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino.Type: "f32", "bf16", ...
+        name = hint.to_string() if hasattr(hint, "to_string") else str(hint)
+        self.precision = {"f32": "fp32"}.get(name, name)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self._request.infer({0: batch})
@@ -305,8 +335,10 @@ class _OpenVinoRunner:
 
 
 def make_runner(backend: str, model: LEDNet, digest: str, shape: tuple[int, int, int, int],
-                threads: int | None = None) -> CoarseRunner:  # fmt: skip
+                threads: int | None = None, precision: str = "fp32") -> CoarseRunner:  # fmt: skip
     """A runner of ``backend`` ('onnxruntime' or 'openvino') for one input shape (exported or cached graph).
+
+    ``precision`` is what the engine resolved (OpenVINO: fp32 or bf16; ONNX Runtime: fp32).
 
     Raises:
         LednetError: unknown backend, or the export or the backend failed.
@@ -316,7 +348,7 @@ def make_runner(backend: str, model: LEDNet, digest: str, shape: tuple[int, int,
         if backend == "onnxruntime":
             return _OnnxRuntimeRunner(path, threads)
         if backend == "openvino":
-            return _OpenVinoRunner(path, threads)
+            return _OpenVinoRunner(path, threads, precision)
     except Exception as exc:  # a corrupt cached file, an unsupported CPU ...: one clear error
         msg = f"backend {backend!r} cannot load {path}: {type(exc).__name__}: {exc} (delete the file to re-export)"
         raise LednetError(msg) from None

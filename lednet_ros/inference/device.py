@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import torch
 
+from lednet_ros.cpu import NATIVE_BF16_FLAGS, CpuInfo, cpu_info
 from lednet_ros.errors import LednetError
 from lednet_ros.inference.options import PRECISIONS
 
-__all__ = ["configure_torch", "precision_name", "resolve_device", "resolve_precision"]
+__all__ = ["BF16_BACKENDS", "configure_torch", "pipeline_dtype", "resolve_device", "resolve_precision"]
+
+BF16_BACKENDS = ("openvino", "torch")
+"""CPU backends that run the network in bf16 (ONNX Runtime's CPU provider has no bf16 convolutions)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -37,29 +41,59 @@ def resolve_device(device: str) -> torch.device:
     raise LednetError(msg)
 
 
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """``auto`` is fp16 on CUDA and fp32 on the CPU; fp16 on the CPU is refused.
+def resolve_precision(precision: str, device: torch.device, backend: str = "torch", cpu: CpuInfo | None = None) -> str:
+    """The precision the network runs in on ``device`` with ``backend``: ``fp32``, ``fp16`` or ``bf16``.
+
+    ``auto`` is fp16 on CUDA; on the CPU it is bf16 where the CPU has native
+    bf16 (:mod:`lednet_ros.cpu`) and the backend runs it (:data:`BF16_BACKENDS`),
+    fp32 elsewhere. Explicit requests the hardware or the backend cannot honour
+    are refused rather than quietly run in another precision.
+
+    ``cpu`` stands in for this machine's CPU (tests of other CPU kinds).
 
     Raises:
-        LednetError: an unknown precision, or fp16 without CUDA.
+        LednetError: an unknown precision, fp16 without CUDA, or bf16 on CUDA,
+            on a CPU without native bf16 or with a backend that has no bf16.
     """
     name = precision.strip().lower()
+    cpu = cpu or cpu_info()
+    native_bf16 = cpu.native_bf16
     if name == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if native_bf16 and backend in BF16_BACKENDS else "fp32"
     if name == "fp32":
-        return torch.float32
+        return name
     if name == "fp16":
         if device.type != "cuda":
             msg = "precision 'fp16' needs a CUDA device (CPU convolutions in fp16 are slower than fp32)"
             raise LednetError(msg)
-        return torch.float16
+        return name
+    if name == "bf16":
+        if device.type != "cpu":
+            msg = f"precision 'bf16' is for the CPU; on {device} use fp16 or fp32"
+            raise LednetError(msg)
+        if not native_bf16:
+            msg = (f"precision 'bf16' needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); "
+                   f"{cpu.model or 'this CPU'} has neither, and emulated bf16 is slower than fp32: use fp32 or auto")  # fmt: skip
+            raise LednetError(msg)
+        if backend not in BF16_BACKENDS:
+            msg = f"backend {backend!r} has no bf16 convolutions on the CPU; use backend {' or '.join(BF16_BACKENDS)}"
+            raise LednetError(msg)
+        return name
     msg = f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}"
     raise LednetError(msg)
 
 
-def precision_name(dtype: torch.dtype) -> str:
-    """``fp16`` or ``fp32``."""
-    return "fp16" if dtype == torch.float16 else "fp32"
+def pipeline_dtype(precision: str, backend: str) -> torch.dtype:
+    """The torch dtype of the engine's network input: ``precision``'s with PyTorch, float32 for the ONNX backends.
+
+    ONNX Runtime and OpenVINO take the exported fp32 graph and float32 input;
+    OpenVINO computes in bf16 inside when asked to (its precision hint).
+    """
+    if backend != "torch":
+        return torch.float32
+    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
 
 
 def configure_torch(device: torch.device, dtype: torch.dtype) -> None:

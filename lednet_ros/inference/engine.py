@@ -29,13 +29,14 @@ from lednet_ros.errors import LednetError
 from lednet_ros.inference.backends import (
     CoarseRunner,
     HeadRunner,
+    available_backends,
     make_head_runner,
     make_runner,
     resolve_backend,
     weights_digest,
 )
 from lednet_ros.inference.cuda_graphs import GraphedPipeline
-from lednet_ros.inference.device import configure_torch, precision_name, resolve_device, resolve_precision
+from lednet_ros.inference.device import configure_torch, pipeline_dtype, resolve_device, resolve_precision
 from lednet_ros.inference.lru import LruCache
 from lednet_ros.inference.options import DEFAULT_MODEL_SIZE, MIN_MODEL_SIDE, EngineOptions
 from lednet_ros.inference.pixels import (
@@ -130,13 +131,14 @@ class SegmentationEngine:
         self.checkpoint: Checkpoint = _checkpoint_of(checkpoint, options.weights)
         meta = self.checkpoint.meta
         self.device = resolve_device(options.device)
-        self.dtype = resolve_precision(options.precision, self.device)
         self.model_size = _model_size(options.model_size or meta.train_size or DEFAULT_MODEL_SIZE)
         self.keep_aspect = options.keep_aspect
         if options.threads is not None:
             torch.set_num_threads(options.threads)
         self.num_threads = options.threads
-        self.backend = resolve_backend(options.backend, self.device)
+        self.backend = resolve_backend(options.backend, self.device, options.precision)
+        self.precision_name = resolve_precision(options.precision, self.device, self.backend)
+        self.dtype = pipeline_dtype(self.precision_name, self.backend)
         if options.compile_network and self.backend != "torch":
             msg = f"compile_network needs the torch backend, not {self.backend!r}"
             raise LednetError(msg)
@@ -158,6 +160,7 @@ class SegmentationEngine:
             MAX_BACKEND_SESSIONS
         )
         self._digest = weights_digest(self.model) if self.backend != "torch" else ""
+        self._ort_head = self.backend != "torch" and "onnxruntime" in available_backends()
         self.uses_cuda_graphs = options.cuda_graphs and self.device.type == "cuda" and self.backend == "torch"
         self._graphs: LruCache[tuple[int, int, int, int, bool], GraphedPipeline] = LruCache(MAX_CUDA_GRAPHS)
         self._graph_failures: set[tuple[int, int, int, int, bool]] = set()
@@ -184,9 +187,16 @@ class SegmentationEngine:
             self._mean = self._std = None
 
     @property
-    def precision_name(self) -> str:
-        """``fp16`` or ``fp32``."""
-        return precision_name(self.dtype)
+    def running_precision(self) -> str:
+        """The precision the network computes in, as the backend reports it (``fp32``, ``fp16``, ``bf16``).
+
+        OpenVINO's is read back from its most recently compiled model (before
+        the first frame or warm-up, none is compiled: then ``precision_name``).
+        """
+        if self.backend == "torch":
+            return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(next(self.model.parameters()).dtype, "fp32")
+        runners = list(self._runners.values())
+        return runners[-1].precision if runners else self.precision_name
 
     # -- public API ---------------------------------------------------------
 
@@ -300,7 +310,7 @@ class SegmentationEngine:
         """
         self._warmed_pixels = max(self._warmed_pixels, *(w * h for w, h in image_sizes), 0)
         for width, height in image_sizes:
-            for confidence in (False, True) if self.backend == "onnxruntime" else (False,):
+            for confidence in (False, True) if self._ort_head else (False,):
                 self.infer_batch([np.zeros((height, width, 3), np.uint8)] * batch, confidence=confidence)
 
     # -- steps --------------------------------------------------------------
@@ -312,7 +322,7 @@ class SegmentationEngine:
         shape = tuple(batch.shape)
         runner = self._runners.get(shape)
         if runner is None:
-            runner = make_runner(self.backend, self.model, self._digest, shape, self.num_threads)  # type: ignore[arg-type]
+            runner = make_runner(self.backend, self.model, self._digest, shape, self.num_threads, self.precision_name)  # type: ignore[arg-type]
             self._runners.put(shape, runner)
         return torch.from_numpy(runner(batch.float().contiguous().numpy()))
 
@@ -357,12 +367,12 @@ class SegmentationEngine:
     def _classify(self, coarse: Tensor, size: tuple[int, int], want_confidence: bool) -> tuple[Tensor, Tensor | None]:
         """Scores (N x C x h x w) -> argmax channel (N x H x W, int64) and confidence x 255 (uint8) at ``size``.
 
-        With the ``onnxruntime`` backend ONNX Runtime runs these steps as well
+        With the ONNX backends (when ONNX Runtime is installed) ONNX Runtime runs these steps
         (one image at a time), about twice as fast as PyTorch on the CPU, for
         outputs up to :data:`ORT_HEAD_PIXELS` or the largest warmed-up image;
         elsewhere they are PyTorch's, which a CUDA graph captures.
         """
-        if self.backend == "onnxruntime" and size[0] * size[1] <= max(ORT_HEAD_PIXELS, self._warmed_pixels):
+        if self._ort_head and size[0] * size[1] <= max(ORT_HEAD_PIXELS, self._warmed_pixels):
             key = (tuple(coarse.shape[1:]), size, want_confidence)
             head = self._heads.get(key)
             if head is None:

@@ -30,8 +30,8 @@ __all__ = [
     "parse_size",
 ]
 
-PRECISIONS = ("auto", "fp32", "fp16")
-"""``auto`` is fp16 on CUDA and fp32 on the CPU."""
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+"""``auto``: fp16 on CUDA; on the CPU bf16 where the CPU has native bf16 and the backend runs it, else fp32."""
 
 BACKENDS = ("torch", "onnxruntime", "openvino")
 """Where the network can run (see :mod:`lednet_ros.inference.backends`)."""
@@ -68,7 +68,13 @@ class EngineOptions:
 
     weights: str | None = field(default=None, metadata=_help("weights file (project, authors' or pytorchcv format)"))
     device: str = field(default="auto", metadata=_help("auto, cpu, cuda or cuda:N; auto falls back to the CPU"))
-    precision: str = field(default="auto", metadata=_help("auto (fp16 on CUDA, fp32 on CPU), fp32 or fp16"))
+    precision: str = field(
+        default="auto",
+        metadata=_help(
+            "auto (fp16 on CUDA; on the CPU bf16 where it is native and the backend runs it, else fp32), "
+            "fp32, fp16 (CUDA) or bf16 (a CPU with native bf16: openvino or torch backend)"
+        ),
+    )
     model_size: tuple[int, int] | None = field(
         default=None, metadata=_help("network input size (default: the weights' training size, else 1024x512)")
     )
@@ -77,7 +83,8 @@ class EngineOptions:
     backend: str = field(
         default="auto",
         metadata=_help(
-            "where the network runs: auto (ONNX Runtime, else OpenVINO, else PyTorch on the CPU; PyTorch on CUDA), "
+            "where the network runs: auto (on the CPU the fastest installed for the precision: in fp32 ONNX Runtime, "
+            "else OpenVINO, else PyTorch; in bf16 OpenVINO, else PyTorch; PyTorch on CUDA), "
             "torch, onnxruntime or openvino"
         ),
     )

@@ -79,6 +79,8 @@ LAST_REJECT_REASON = "last_reject_reason"
 """Why the last rejected frame was rejected ('' before any): the status text shows it only while nothing else is wrong."""
 DEVICE = "device"
 PRECISION = "precision"
+"""What the network computes in, read back from the backend (OpenVINO reports its compiled precision)."""
+BACKEND = "backend"
 WEIGHTS = "weights"
 
 # The semantic point cloud (on the camera that has the depth input).
@@ -148,6 +150,7 @@ def camera_status_values(
     outputs: Iterable[str],
     device: str,
     precision: str,
+    backend: str,
     weights: str,
     cloud: CloudSnapshot | None = None,
 ) -> dict[str, str]:
@@ -160,7 +163,7 @@ def camera_status_values(
         INFERENCE_P95_MS: f"{s.inference_ms[1]:.1f}",
         RECEIVED: str(s.received), PROCESSED: str(s.processed), DROPPED: str(s.dropped), REJECTED: str(s.rejected),
         FAILED: str(s.failed), UNSUBSCRIBED: str(s.unsubscribed),
-        OUTPUTS: ",".join(outputs) or "none", DEVICE: device, PRECISION: precision, WEIGHTS: weights,
+        OUTPUTS: ",".join(outputs) or "none", DEVICE: device, PRECISION: precision, BACKEND: backend, WEIGHTS: weights,
         LAST_REJECT_REASON: s.last_reject_reason,
     }  # fmt: skip
     if cloud is not None:

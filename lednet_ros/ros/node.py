@@ -167,7 +167,7 @@ class SegmentationCore:
         self._worker.start()
         self.get_logger().info(
             f"segmenting {', '.join(c.input_topic for c in self._cameras)} with {self.engine.checkpoint.describe()} "
-            f"on {self.engine.device} ({self.engine.precision_name}, {self.engine.backend}), model {self.engine.model_size[0]}x"
+            f"on {self.engine.device} ({self.engine.running_precision}, {self.engine.backend}), model {self.engine.model_size[0]}x"
             f"{self.engine.model_size[1]}"
         )
 
@@ -394,7 +394,7 @@ class SegmentationCore:
             cloud = self._cloud.snapshot() if self._cloud is not None and camera is self._cameras[0] else None
             values = diagnostics.camera_status_values(
                 snapshot, outputs=[name for name in (*OUTPUTS, POINTS) if name in wanted],
-                device=str(self.engine.device), precision=self.engine.precision_name,
+                device=str(self.engine.device), precision=self.engine.running_precision, backend=self.engine.backend,
                 weights=self.engine.checkpoint.describe(), cloud=cloud,
             )  # fmt: skip
             status = DiagnosticStatus(

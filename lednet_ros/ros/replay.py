@@ -164,7 +164,8 @@ def replay(options: ReplayOptions, engine: EngineOptions | None = None) -> dict[
         "bag": str(options.bag), "image_topic": options.image_topic, "label_topic": options.label_topic,
         "labels_topic": listener.labels_topic, "has_ground_truth": has_truth,
         "weights": listener.diagnostics.get(diagnostics.WEIGHTS), "device": listener.diagnostics.get(diagnostics.DEVICE),
-        "precision": listener.diagnostics.get(diagnostics.PRECISION), "node_parameters": parameters,
+        "precision": listener.diagnostics.get(diagnostics.PRECISION),
+        "backend": listener.diagnostics.get(diagnostics.BACKEND), "node_parameters": parameters,
         "replay": {**_summary(tally, listener, wall), "mode": options.mode},
     }  # fmt: skip
     report = write_report(tally.evaluation(), classes, options.out, context)

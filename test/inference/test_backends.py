@@ -14,6 +14,7 @@ import pytest
 import torch
 from conftest import randomized_checkpoint
 
+from lednet_ros.cpu import cpu_info
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.errors import LednetError
 from lednet_ros.inference import backends
@@ -43,8 +44,8 @@ def installed(name: str) -> None:
 def test_backend_labels_agree_with_the_pytorch_engine(backend: str, checkpoint, tmp_path, monkeypatch) -> None:
     installed(backend)
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
-    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(128, 64), backend="torch")
-    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(128, 64), backend=backend)
+    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(128, 64), backend="torch", precision="fp32")
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(128, 64), backend=backend, precision="fp32")
     assert engine.backend == backend
     images = [street_scene(*size, seed=40 + i).image for i, size in enumerate([(320, 160), (640, 480), (128, 64)])]
     single = [engine.infer(image) for image in images]
@@ -115,8 +116,8 @@ def test_an_unwritable_cache_falls_back_to_a_temporary_folder(checkpoint, tmp_pa
     blocker = tmp_path / "a_file"
     blocker.write_text("the cache path is a file")
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(blocker / "cache"))
-    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime")
-    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="torch")
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime", precision="fp32")
+    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="torch", precision="fp32")
     image = street_scene(64, 32, seed=5).image
     assert np.mean(engine.infer(image).labels == reference.infer(image).labels) >= 0.999
 
@@ -190,8 +191,8 @@ def test_sessions_are_bounded_when_the_camera_keeps_changing_resolution(checkpoi
     from lednet_ros.inference.engine import MAX_BACKEND_SESSIONS
 
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
-    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime")
-    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="torch")
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="onnxruntime", precision="fp32")
+    reference = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="torch", precision="fp32")
     sizes = [(64 + 8 * i, 32 + 4 * i) for i in range(MAX_BACKEND_SESSIONS + 3)]
     for width, height in [*sizes, sizes[0]]:  # the first size again, after its session was dropped
         image = street_scene(width, height, seed=width).image
@@ -205,8 +206,23 @@ def test_openvino_runs_fp32_when_fp32_is_asked_for(checkpoint, tmp_path, monkeyp
     """On a CPU with native bf16 OpenVINO defaults to bf16; the runner must ask for f32 explicitly."""
     installed("openvino")
     monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
-    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="openvino")
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend="openvino", precision="fp32")
     engine.infer(street_scene(64, 32, seed=3).image)
     (runner,) = engine._runners.values()
     hint = runner._compiled.get_property("INFERENCE_PRECISION_HINT")
     assert str(hint).lower() in {"f32", "<type: 'float32'>"}, hint
+    assert runner.precision == engine.running_precision == "fp32"
+
+
+def test_bf16_is_what_openvino_and_torch_report_where_the_cpu_has_it(checkpoint, tmp_path, monkeypatch) -> None:
+    """Read back from the compiled model (OpenVINO) and the network's tensors (PyTorch), not from the request."""
+    if not cpu_info().native_bf16:
+        pytest.skip(f"{cpu_info().model} has no native bf16 (avx512_bf16 or amx_bf16)")
+    installed("openvino")
+    monkeypatch.setenv("LEDNET_ROS_CACHE", str(tmp_path))
+    image = street_scene(64, 32, seed=3).image
+    for backend in ("openvino", "torch"):
+        engine = SegmentationEngine(checkpoint, device="cpu", model_size=(64, 32), backend=backend)
+        assert engine.precision_name == "bf16", "auto is bf16 on this CPU"
+        engine.infer(image)
+        assert engine.running_precision == "bf16"

@@ -51,7 +51,7 @@ def _random_image(height: int, width: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def engine(checkpoint: Checkpoint) -> SegmentationEngine:
-    return SegmentationEngine(checkpoint, device="cpu", model_size=(256, 128))
+    return SegmentationEngine(checkpoint, device="cpu", model_size=(256, 128), precision="fp32")
 
 
 @pytest.mark.parametrize(("height", "width"), [(128, 256), (480, 640), (37, 53), (1080, 1920)])
@@ -68,7 +68,7 @@ def test_fp32_engine_agrees_with_float64_eager_reference(engine: SegmentationEng
 
 
 def test_engine_at_the_default_1024x512_model_size(checkpoint: Checkpoint) -> None:
-    engine = SegmentationEngine(checkpoint, device="cpu")
+    engine = SegmentationEngine(checkpoint, device="cpu", precision="fp32")
     assert engine.model_size == (1024, 512)
     image = _random_image(512, 1024, seed=9)
     expected, _ = reference_labels(checkpoint, image, (1024, 512))
@@ -77,7 +77,7 @@ def test_engine_at_the_default_1024x512_model_size(checkpoint: Checkpoint) -> No
 
 def test_mean_std_normalisation_is_applied(checkpoint: Checkpoint) -> None:
     normalised = replace(checkpoint, meta=replace(checkpoint.meta, mean=(0.3, 0.4, 0.5), std=(0.2, 0.3, 0.25)))
-    engine = SegmentationEngine(normalised, device="cpu", model_size=(128, 64))
+    engine = SegmentationEngine(normalised, device="cpu", model_size=(128, 64), precision="fp32")
     image = _random_image(64, 128, seed=1)
     expected, _ = reference_labels(normalised, image, (128, 64))
     plain, _ = reference_labels(checkpoint, image, (128, 64))
@@ -143,7 +143,7 @@ def test_outputs_are_only_computed_on_request(engine: SegmentationEngine) -> Non
 
 
 def test_keep_aspect_engine_matches_reference_at_derived_size(checkpoint: Checkpoint) -> None:
-    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(160, 80), keep_aspect=True)
+    engine = SegmentationEngine(checkpoint, device="cpu", model_size=(160, 80), keep_aspect=True, precision="fp32")
     image = _random_image(90, 160, seed=8)
     expected, _ = reference_labels(checkpoint, image, (160, 88))
     assert np.mean(engine.infer(image).labels == expected) >= 0.999

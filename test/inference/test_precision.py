@@ -11,28 +11,17 @@ is read back in ``test_backends.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from conftest import randomized_checkpoint
 
+from lednet_ros.cpu import cpu_info
 from lednet_ros.inference.backends import available_backends
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.model.network import fold_batchnorm
 
 RELATIVE_BOUND = 1e-3
 """Largest error allowed, relative to the scores' spread: bf16 lands near 1e-2, fp32 near 1e-6."""
-
-
-def cpu_flags() -> set[str]:
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.is_file():
-        return set()
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.partition(":")[2].split())
-    return set()
 
 
 @pytest.fixture(scope="module")
@@ -53,5 +42,5 @@ def test_fp32_scores_match_float64_on_every_backend(backend: str, checkpoint, tm
         expected = reference.coarse_logits(batch.double())
         scores = engine.coarse_logits(batch).double()
     error = float((scores - expected).abs().max() / expected.std())
-    flags = {"avx512_bf16", "amx_bf16"} & cpu_flags()
+    flags = {"avx512_bf16", "amx_bf16"} & cpu_info().flags
     assert error < RELATIVE_BOUND, f"{backend}: relative error {error:.2e} (CPU bf16 flags: {sorted(flags) or 'none'})"

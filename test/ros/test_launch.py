@@ -96,7 +96,7 @@ def test_engine_parameters_come_from_engine_options() -> None:
     ("change", "message"),
     [
         ({"output_resolution": "sideways"}, "output_resolution='sideways' is not one of input, model"),
-        ({"precision": "fp8"}, "precision='fp8' is not one of auto, fp32, fp16"),
+        ({"precision": "fp8"}, "precision='fp8' is not one of auto, fp32, fp16, bf16"),
         ({"model_width": 64}, "set both model_width and model_height"),
         ({"warmup_image_sizes": ["1920by1080"]}, "is not WIDTHxHEIGHT"),
         ({"cameras": []}, "cameras is empty"),

@@ -107,7 +107,7 @@ def test_params_file_values_stand_unless_given_on_the_command_line(ros2: Ros2, r
         finally:
             client.node.destroy_node()
         assert values == {
-            "device": "cpu", "precision": "fp32",  # the preset's
+            "device": "cpu", "precision": "auto",  # the preset's
             "model_width": 64, "model_height": 32,  # the file's over the preset's 512x256
             "diagnostics_period": 0.5,  # the file's only
             "rate_warn_fraction": 0.75,  # the command line's over the file's
