@@ -14,6 +14,7 @@ import platform
 import torch
 
 from lednet_ros.commands.args import run_guarded
+from lednet_ros.cpu import cpu_info
 from lednet_ros.model.checkpoint import load_weights
 from lednet_ros.model.network import count_parameters
 
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
             "cuda_available": torch.cuda.is_available(),
             "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+            "cpu": cpu_info().model,
+            "cpu_flags": cpu_info().reported_flags(),
+            "cpu_native_bf16": cpu_info().native_bf16,
         }
         if args.json:
             print(json.dumps(info, indent=2))
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"provenance:  {json.dumps(meta.provenance)}")
         print(f"torch:       {info['torch']} (python {info['python']}); CUDA: "
               + (", ".join(info["cuda_devices"]) if info["cuda_devices"] else "not available"))  # fmt: skip
+        print(f"CPU:         {info['cpu'] or 'unknown'} ({', '.join(info['cpu_flags']) or 'no listed flags'}); "
+              f"native bf16: {'yes' if info['cpu_native_bf16'] else 'no'}")  # fmt: skip
         return 0
 
     return run_guarded(PROG, body)

@@ -8,10 +8,12 @@ convolutions faster than PyTorch does (1.5x to 2x eager PyTorch and 1.2x to
 1.4x the folded channels_last network at 1024x512 on the two kinds of 2-core
 development machine; see ``benchmarks/README.md``), so ``auto`` picks the first of
 :data:`CPU_PREFERENCE` that is installed (ONNX Runtime comes with the
-``.venv``; OpenVINO is optional); on CUDA it is always PyTorch.
+``.venv``; OpenVINO is optional) when the network runs in fp32, and of
+:data:`BF16_CPU_PREFERENCE` when it runs in bf16; on CUDA it is always PyTorch.
 
-With ONNX Runtime the steps after the network (upsampling the scores to the
-output size, argmax, confidence) run there too, as a small second graph per
+With either ONNX backend (and ONNX Runtime installed) the steps after the
+network (upsampling the scores to the output size, argmax, confidence) run in
+ONNX Runtime, as a small second graph per
 score shape and output size (:func:`make_head_runner`): on the CPU they are
 about twice as fast as PyTorch's, which matters most when a small model
 size is upsampled to a large camera image (the node's inference at
@@ -362,7 +364,7 @@ def make_head_runner(coarse_shape: tuple[int, int, int, int], size: tuple[int, i
 
     Twice as fast as the same PyTorch steps on the CPU (its resize and
     reductions run on all cores; 1024x512 with 19 classes on 2 cores: 29 ms
-    against 57 ms), so the ``onnxruntime`` backend runs them too.
+    against 57 ms), so both ONNX backends use them.
 
     Raises:
         LednetError: the export or ONNX Runtime failed.

@@ -15,6 +15,7 @@ import torch
 from conftest import randomized_checkpoint
 
 from lednet_ros.commands.main import COMMANDS
+from lednet_ros.cpu import cpu_info
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.model.checkpoint import save_checkpoint
@@ -197,6 +198,7 @@ def test_info_reports_parameters_and_format(weights: Path) -> None:
     assert info["parameters"] == 922_821
     assert info["format"] == "lednet_ros"
     assert info["meta"]["classes"]["classes"][0]["name"] == "road"
+    assert info["cpu_native_bf16"] == cpu_info().native_bf16 and set(info["cpu_flags"]) <= cpu_info().flags
 
 
 @pytest.mark.parametrize(

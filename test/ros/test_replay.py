@@ -119,6 +119,8 @@ def test_lockstep_replay_scores_exactly_what_offline_evaluation_scores(tmp_path:
     offline_iou = [None if np.isnan(v) else round(float(v), 6) for v in offline.scores.per_class_iou]
     assert list(report["per_class_iou"].values()) == offline_iou
     assert report["miou"] == round(float(offline.scores.miou), 6)
+    # /diagnostics says what ran, read back from the backend: the same auto choice as this engine's on this CPU
+    assert (report["backend"], report["precision"]) == (engine.backend, engine.running_precision)
 
     with AnyReader([recorded]) as reader:
         topics = {c.topic: c.msgcount for c in reader.connections}
