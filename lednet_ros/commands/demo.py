@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             "# lednet_ros demo",
             "",
             f"- weights: `{engine.checkpoint.describe()}`",
-            f"- device: {engine.device} ({engine.precision_name}), model size {engine.model_size[0]}x{engine.model_size[1]}",
+            f"- device: {engine.device} ({engine.running_precision}, {engine.backend}), model size {engine.model_size[0]}x{engine.model_size[1]}",
             f"- scene: synthetic street, seed {args.seed}, {args.size[0]}x{args.size[1]}",
             f"- pixel accuracy against the scene's ground truth: {accuracy:.1%}",
             f"- inference time (one frame, after warm-up): {elapsed_ms:.1f} ms",

@@ -20,7 +20,7 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lednet_ros.cpu import NATIVE_BF16_FLAGS, cpu_info
+from lednet_ros.cpu import NATIVE_BF16_FLAGS, CpuInfo, cpu_info
 from lednet_ros.data.datasets import Sample, label_histogram
 from lednet_ros.errors import LednetError
 from lednet_ros.evaluation.metrics import ConfusionMatrix
@@ -118,8 +118,10 @@ def distributed() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def train_autocast(precision: str, device: torch.device) -> torch.autocast:
+def train_autocast(precision: str, device: torch.device, cpu: CpuInfo | None = None) -> torch.autocast:
     """The autocast context of a training step in ``precision`` (``fp32``: disabled).
+
+    ``cpu`` stands in for this machine's CPU (tests of other CPU kinds).
 
     Raises:
         LednetError: an unknown precision, or bf16 on a CPU without native bf16 (emulated, slower than fp32).
@@ -127,9 +129,10 @@ def train_autocast(precision: str, device: torch.device) -> torch.autocast:
     if precision not in TRAIN_PRECISIONS:
         msg = f"unknown training precision {precision!r}: use {', '.join(TRAIN_PRECISIONS)}"
         raise LednetError(msg)
-    if precision == "bf16" and device.type == "cpu" and not cpu_info().native_bf16:
+    cpu = cpu or cpu_info()
+    if precision == "bf16" and device.type == "cpu" and not cpu.native_bf16:
         msg = (f"training precision bf16 needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); "
-               f"{cpu_info().model} has neither: use fp32")  # fmt: skip
+               f"{cpu.model or 'this CPU'} has neither: use fp32")  # fmt: skip
         raise LednetError(msg)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 

@@ -9,10 +9,12 @@ import pytest
 import torch
 
 from lednet_ros.commands.train import build_parser, parse_config
+from lednet_ros.cpu import CpuInfo, cpu_info
 from lednet_ros.data.generate import generate_dataset as synth
+from lednet_ros.errors import LednetError
 from lednet_ros.model.checkpoint import load_checkpoint
 from lednet_ros.training.config import TrainConfig
-from lednet_ros.training.recipe import enet_class_weights
+from lednet_ros.training.recipe import enet_class_weights, train_autocast
 from lednet_ros.training.trainer import run
 
 
@@ -55,6 +57,29 @@ def test_training_over_fits_a_handful_of_images_and_writes_everything(tiny_datas
     for name in ["last.pt", "last_state.pt", "train.log", "history.json", "training.png"]:
         assert (tmp_path / name).is_file(), name
     assert "val mIoU" in (tmp_path / "train.log").read_text()
+
+
+def test_bf16_training_runs_where_the_cpu_has_it_and_is_refused_elsewhere(tiny_dataset: Path, tmp_path: Path) -> None:
+    without = CpuInfo("Intel Xeon Platinum 8375C", frozenset({"avx512f", "avx512_vnni"}))
+    with pytest.raises(LednetError, match="needs a CPU with native bf16"):
+        train_autocast("bf16", torch.device("cpu"), cpu=without)
+    with pytest.raises(LednetError, match="unknown training precision 'int8'"):
+        train_autocast("int8", torch.device("cpu"))
+    with train_autocast("fp32", torch.device("cpu")):
+        assert not torch.is_autocast_enabled("cpu")
+    if not cpu_info().native_bf16:
+        with pytest.raises(LednetError, match="native bf16"):
+            run(TrainConfig(data=str(tiny_dataset), out=str(tmp_path), size=(96, 48), precision="bf16"), progress=False)
+        return
+    torch.manual_seed(0)
+    config = TrainConfig(data=str(tiny_dataset), out=str(tmp_path), size=(96, 48), epochs=3, batch_size=4,
+                         lr=5e-3, max_shift=0, flip=False, precision="bf16")  # fmt: skip
+    result = run(config, progress=False)
+    assert result.iterations == 3 and np.isfinite([h["train_loss"] for h in result.history]).all()
+    best = load_checkpoint(result.best_checkpoint)
+    assert all(v.dtype == torch.float32 for v in best.state_dict.values() if v.is_floating_point()), "saved in fp32"
+    assert best.meta.provenance["recipe"]["precision"] == "bf16"
+    assert "precision bf16" in (tmp_path / "train.log").read_text()
 
 
 def test_resume_continues_where_it_stopped(tiny_dataset: Path, tmp_path: Path) -> None:
