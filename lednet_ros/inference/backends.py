@@ -17,7 +17,7 @@ ONNX Runtime, as a small second graph per
 score shape and output size (:func:`make_head_runner`): on the CPU they are
 about twice as fast as PyTorch's, which matters most when a small model
 size is upsampled to a large camera image (the node's inference at
-1920x1080 with the shipped 512x256 weights takes about 125 ms on 2 cores
+1920x1080 at a 512x256 model size takes about 125 ms on 2 cores
 this way, about 173 ms with PyTorch's steps).
 
 The ONNX backends need a graph of a fixed input shape: it is exported from

@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "lednet_ros.checkpoint/1"
-DEFAULT_WEIGHTS_FILE = "lednet_synthetic_v1.pt"
+DEFAULT_WEIGHTS_FILE = "lednet_synthetic_v2.pt"
 """The demo weights the package ships in ``weights/`` (trained on synthetic scenes)."""
 
 
