@@ -33,6 +33,7 @@ from lednet_ros.cpu import cpu_info
 from lednet_ros.data.generate import frame_seed
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.evaluation.metrics import ConfusionMatrix
+from lednet_ros.inference.backends import OPENVINO_HINTS
 from lednet_ros.inference.onnx_export import export_coarse_onnx
 from lednet_ros.inference.pixels import classify_scores
 from lednet_ros.model.checkpoint import load_weights
@@ -59,7 +60,7 @@ def labels_of(coarse: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def compile_variant(model: openvino.Model, precision: str, threads: int) -> openvino.CompiledModel:
     """OpenVINO's CPU plugin at a latency hint; f32 and bf16 set explicitly, int8 graphs keep f32 elsewhere."""
-    hint = "bf16" if precision == "bf16" else "f32"
+    hint = OPENVINO_HINTS.get(precision, "f32")
     config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": hint, "INFERENCE_NUM_THREADS": threads}
     return openvino.Core().compile_model(model, "CPU", config)
 

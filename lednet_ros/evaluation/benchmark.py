@@ -41,9 +41,10 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from tqdm import tqdm
 
 from lednet_ros.cpu import cpu_info
+from lednet_ros.errors import LednetError
 from lednet_ros.inference.backends import available_backends
 from lednet_ros.inference.cuda_graphs import CapturedGraph, capture
-from lednet_ros.inference.device import BF16_BACKENDS, resolve_device
+from lednet_ros.inference.device import resolve_device, resolve_precision
 from lednet_ros.inference.engine import SegmentationEngine
 from lednet_ros.inference.options import EngineOptions
 from lednet_ros.model.checkpoint import load_weights
@@ -148,7 +149,7 @@ def _variants(checkpoint: Checkpoint, options: EngineOptions, size: tuple[int, i
     # One engine per backend and precision; the end-to-end row uses the auto engine (reused when it is one of them).
     engines = {}
     for name in names:
-        for precision in _precisions(name, options.precision, device):
+        for precision in _precisions(name, options.precision, device, strict=settings.backends is not None):
             same = (auto.backend, auto.precision_name) == (name, precision)
             engines[name, precision] = auto if same else SegmentationEngine(checkpoint, options=options, backend=name,
                                                                              precision=precision)  # fmt: skip
@@ -172,18 +173,33 @@ def _variants(checkpoint: Checkpoint, options: EngineOptions, size: tuple[int, i
         variants.update(cuda_rows)
     elif settings.compile_network:
         compiled = SegmentationEngine(checkpoint, options=options, backend="torch", compile_network=True)
-        variants["engine model: torch.compile (fp32)"] = lambda e=compiled, x=x_eager: _model_call(e, x)
+        x = x_eager.to(compiled.dtype)
+        variants[f"engine model: torch.compile ({compiled.precision_name})"] = lambda e=compiled, x=x: _model_call(e, x)
     variants[f"engine end-to-end: auto = {auto.backend} ({auto.precision_name}"
              f"{', CUDA graphs' if auto.uses_cuda_graphs else ''})"] = lambda: auto.infer_batch(images, confidence=True)  # fmt: skip
     variants.update(graph_rows)  # last: captured once every other row has run (see _cuda_variants)
     return variants, auto
 
 
-def _precisions(backend: str, precision: str, device: torch.device) -> list[str]:
-    """The precisions to time ``backend`` in: the one asked for, or with ``auto`` on the CPU every one it runs here."""
-    if precision != "auto" or device.type != "cpu":
-        return [precision]
-    return ["fp32", "bf16"] if cpu_info().native_bf16 and backend in BF16_BACKENDS else ["fp32"]
+def _precisions(backend: str, precision: str, device: torch.device, *, strict: bool) -> list[str]:
+    """The precisions to time ``backend`` in: the one asked for, or with ``auto`` on the CPU each one it runs here.
+
+    What a backend runs is :func:`~lednet_ros.inference.device.resolve_precision`'s
+    to say; one it refuses is left out, unless ``strict`` (backends named on
+    the command line) and the precision was named too.
+
+    Raises:
+        LednetError: ``strict``, and ``backend`` cannot run ``precision`` here.
+    """
+    wanted = ["fp32", "bf16"] if precision == "auto" and device.type == "cpu" else [precision]
+    runs = []
+    for name in wanted:
+        try:
+            runs.append(resolve_precision(name, device, backend))
+        except LednetError:
+            if strict and precision != "auto":
+                raise
+    return runs
 
 
 def _model_call(engine: SegmentationEngine, x: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,6 @@ def score_markdown(scores: Scores, engine: SegmentationEngine, data: str | Path,
         f"# Score of {engine.checkpoint.meta.name} on {data} ({split})", "",
         f"- mIoU: **{100 * scores.miou:.2f}%** (over classes present in ground truth or prediction)",
         f"- pixel accuracy: {100 * scores.pixel_accuracy:.2f}%, frequency-weighted IoU: {100 * scores.fw_iou:.2f}%",
-        f"- {scores.pixels} labelled pixels; model size {width}x{height}, {engine.device} {engine.precision_name}",
+        f"- {scores.pixels} labelled pixels; model size {width}x{height}, {engine.device} {engine.running_precision} ({engine.backend})",
         "", *iou_table(engine.classes.names, scores.per_class_iou), "",
     ])  # fmt: skip

@@ -56,6 +56,7 @@ __all__ = [
     "BACKENDS",
     "BF16_CPU_PREFERENCE",
     "CPU_PREFERENCE",
+    "OPENVINO_HINTS",
     "CoarseRunner",
     "HeadRunner",
     "available_backends",

@@ -74,8 +74,9 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
             msg = f"precision 'bf16' is for the CPU; on {device} use fp16 or fp32"
             raise LednetError(msg)
         if not native_bf16:
-            msg = (f"precision 'bf16' needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); "
-                   f"{cpu.model or 'this CPU'} has neither, and emulated bf16 is slower than fp32: use fp32 or auto")  # fmt: skip
+            found = f"{cpu.model or 'this CPU'} has neither" if cpu.flags else "no CPU flags could be read here"
+            msg = (f"precision 'bf16' needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); {found}, "
+                   "and emulated bf16 is slower than fp32: use fp32 or auto")  # fmt: skip
             raise LednetError(msg)
         if backend not in BF16_BACKENDS:
             msg = f"backend {backend!r} has no bf16 convolutions on the CPU; use backend {' or '.join(BF16_BACKENDS)}"

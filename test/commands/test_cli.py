@@ -182,10 +182,16 @@ def test_bench_writes_markdown_and_json(tmp_path: Path, weights: Path) -> None:
     data = json.loads((tmp_path / "bench.json").read_text())
     variants = {row["variant"] for row in data["rows"]}
     from lednet_ros.inference.backends import available_backends, resolve_backend
+    from lednet_ros.inference.device import BF16_BACKENDS, resolve_precision
 
-    expected = {"eager fp32", f"engine end-to-end: auto = {resolve_backend('auto', torch.device('cpu'))} (fp32)"}
+    cpu = torch.device("cpu")
+    auto = resolve_backend("auto", cpu, "auto")
+    expected = {"eager fp32", f"engine end-to-end: auto = {auto} ({resolve_precision('auto', cpu, auto)})"}
     expected |= {f"engine model: {name} (fp32)" for name in available_backends()}
+    if cpu_info().native_bf16:  # a row per precision each backend runs on this CPU
+        expected |= {f"engine model: {name} (bf16)" for name in available_backends() if name in BF16_BACKENDS}
     assert variants == expected
+    assert data["environment"]["cpu_flags"] == cpu_info().reported_flags()
     assert all(row["p50_ms"] > 0 and row["width"] == 64 for row in data["rows"])
     assert next(r for r in data["rows"] if r["variant"] == "eager fp32")["speedup_vs_eager"] == 1.0
     assert "| 64x32 |" in (tmp_path / "bench.md").read_text()

@@ -23,12 +23,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+import torch
 import yaml
 from ros2_tooling import Ros2, ros2_fixture  # noqa: F401 (the ros2 fixture)
 from ros_helpers import BEST_EFFORT, RELIABLE, Client, spin_until
 from sensor_msgs.msg import Image
 
 from lednet_ros.data.synthetic import street_scene
+from lednet_ros.inference.backends import resolve_backend
+from lednet_ros.inference.device import resolve_precision
 from lednet_ros.ros.launch_arguments import output_topics
 
 CTRL_C_RUNS = int(os.environ.get("LEDNET_CTRL_C_RUNS", "2"))
@@ -113,7 +116,9 @@ def test_params_file_values_stand_unless_given_on_the_command_line(ros2: Ros2, r
             "rate_warn_fraction": 0.75,  # the command line's over the file's
             "input_qos_depth": 1, "weights": "",  # nobody's: the node's defaults
         }  # fmt: skip
-        assert "on cpu (fp32" in launch.output() and "model 64x32" in launch.output()
+        backend = resolve_backend("auto", torch.device("cpu"), "auto")  # what the preset's auto and auto give here
+        precision = resolve_precision("auto", torch.device("cpu"), backend)
+        assert f"on cpu ({precision}, {backend})" in launch.output() and "model 64x32" in launch.output()
         launch.assert_clean_interrupt()
 
 
