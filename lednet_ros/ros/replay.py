@@ -197,7 +197,8 @@ def _run_ros(options: ReplayOptions, engine: EngineOptions, reader: Any, tally: 
         outputs=options.record_outputs if recorder else (), recorder=recorder,
         gif_frames=options.gif_frames if options.gif else 0,
     )  # fmt: skip
-    process = _start_node(options, engine) if options.start_node else None
+    warmup = _first_image_size(reader, options.image_topic) if options.start_node else None
+    process = _start_node(options, engine, warmup) if options.start_node else None
     stack.callback(stop_node_process, process)
     if options.listen_only:
         wall = _listen(node, options, tally, listener, min(expected, options.max_frames or expected), process)
@@ -208,20 +209,46 @@ def _run_ros(options: ReplayOptions, engine: EngineOptions, reader: Any, tally: 
     return listener, wall, parameters
 
 
-def _start_node(options: ReplayOptions, engine: EngineOptions) -> subprocess.Popen[bytes]:
-    """``segmentation_node`` in its own process, remapped onto the bag's topics (as the launch file does)."""
+def _start_node(
+    options: ReplayOptions, engine: EngineOptions, warmup: tuple[int, int] | None
+) -> subprocess.Popen[bytes]:
+    """``segmentation_node`` in its own process, remapped onto the bag's topics (as the launch file does).
+
+    ``warmup`` is the bag's first image size (width, height): the node warms
+    up for it as well as for its model size.
+    """
     ns = options.segmentation_ns.rstrip("/")
     if not ns.endswith(_SEGMENTATION):
         msg = "--start-node needs --segmentation-ns to end in /segmentation (the node publishes there)"
         raise LednetError(msg)
     namespace = ns[: -len(_SEGMENTATION)] or "/"
     params, env = engine_parameters(engine)
+    if warmup is not None:  # the bag's image size too, so the first frame does not pay for its output-size steps
+        params = {"warmup_image_sizes": [f"{warmup[0]}x{warmup[1]}"], **params}
     command = node_command(
         namespace,
         {node_topics.IMAGE: options.image_topic, node_topics.CAMERA_INFO: options.camera_info_topic},
         {"diagnostics_period": 0.5, "input_qos_reliability": "reliable", **params},
     )
     return start_node_process(command, options.out / NODE_LOG, env)
+
+
+def _first_image_size(reader: Any, topic: str) -> tuple[int, int] | None:
+    """(width, height) of the first image on ``topic``, if the node would accept it as a warm-up size; else None.
+
+    The node's own default ``max_input_pixels`` applies (the started node
+    gets no other), and a size it would refuse must not stop it from starting.
+    """
+    connections = [c for c in reader.connections if c.topic == topic]
+    for connection, _, raw in reader.messages(connections=connections):
+        try:
+            message = reader.deserialize(raw, connection.msgtype)
+            size = (int(message.width), int(message.height))
+            check_image_size(*size, DEFAULT_MAX_PIXELS, "warm-up size")
+        except Exception:  # corrupt or refused: the replay counts that frame later; no warm-up for it
+            return None
+        return size
+    return None
 
 
 def _play(node: Any, reader: Any, options: ReplayOptions, tally: ReplayTally, listener: OutputListener,

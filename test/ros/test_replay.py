@@ -110,6 +110,8 @@ def test_lockstep_replay_scores_exactly_what_offline_evaluation_scores(tmp_path:
     assert (figures["frames_sent"], figures["outputs_received"], figures["frames_lost"]) == (FRAMES, FRAMES, 0)
     assert figures["dropped_by_node"] == 0 and figures["unexpected_outputs"] == 0
     assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["p95"] <= figures["latency_ms"]["max"]
+    # the started node warmed up for the bag's image size, so its first frame is not the slow one
+    assert f"warmed up for {SIZE[0]}x{SIZE[1]} in" in (out / "node.log").read_text()
     assert report["frames"] == FRAMES and report["corrupt_messages"] == 0
     assert report["node_parameters"]["device"] == "cpu" and report["node_parameters"]["cuda_graphs"] is True
 
