@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["NATIVE_BF16_FLAGS", "REPORTED_FLAGS", "CpuInfo", "cpu_info", "parse_cpuinfo"]
+from lednet_ros.errors import LednetError
+
+__all__ = ["NATIVE_BF16_FLAGS", "REPORTED_FLAGS", "CpuInfo", "check_native_bf16", "cpu_info", "parse_cpuinfo"]
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """Any one of these means the CPU computes bf16 dot products in hardware."""
@@ -64,3 +66,21 @@ def cpu_info() -> CpuInfo:
         return parse_cpuinfo(CPUINFO.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return CpuInfo(platform.processor() or platform.machine(), frozenset())
+
+
+def check_native_bf16(what: str, instead: str, cpu: CpuInfo | None = None) -> None:
+    """Refuse ``what`` (e.g. ``precision 'bf16'``) unless the CPU has native bf16; the message suggests ``instead``.
+
+    The one check behind every bf16 option (inference and training), so
+    they refuse alike. ``cpu`` stands in for this machine's CPU (tests).
+
+    Raises:
+        LednetError: the CPU has no native bf16, or its flags could not be read.
+    """
+    cpu = cpu or cpu_info()
+    if cpu.native_bf16:
+        return
+    found = f"{cpu.model or 'this CPU'} has neither" if cpu.flags else "no CPU flags could be read here"
+    msg = (f"{what} needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); {found}, "
+           f"and emulated bf16 is slower than fp32: use {instead}")  # fmt: skip
+    raise LednetError(msg)

@@ -44,7 +44,8 @@ SCENE_VERSION = SCENE_VERSIONS[-1]
 
 def classes_drawn(version: int = SCENE_VERSION) -> tuple[int, ...]:
     """Train ids the generator of ``version`` paints (the rest can never be learnt from its scenes)."""
-    return tuple(range(19)) if version >= 2 else tuple(i for i in range(19) if i != TRAIN)
+    every = tuple(range(BICYCLE + 1))
+    return every if version >= 2 else tuple(i for i in every if i != TRAIN)
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,12 @@ def _pole(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
         canvas.ellipse((u, v), (abs(u2 - u), abs(u2 - u)), LIGHT, lamp, depth=z)
 
 
+def _shadow(canvas: Canvas, x: float, z: float, w: float, length: float) -> None:
+    """The shadow of a vehicle ``w`` wide and ``length`` long on the road under it (label road, darker)."""
+    canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
+                       (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
+
+
 def _vehicle(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     kind = rng.random()
     label, (w, h, length) = (
@@ -213,9 +220,8 @@ def _vehicle(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> No
     )  # fmt: skip
     body = jitter(rng, tuple(int(c) for c in rng.integers(20, 235, 3)), 10)
     glass = jitter(rng, (40, 50, 65), 10)
-    # Shadow on the road (road label, darker), then the visible side, then the rear.
-    canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
-                       (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
+    # Shadow on the road, then the visible side, then the rear.
+    _shadow(canvas, x, z, w, length)
     side_x = x - w / 2 if x > canvas.camera.lateral else x + w / 2
     canvas.world_quad([(side_x, 0.2, z), (side_x, 0.2, z + length), (side_x, h, z + length), (side_x, h, z)], label,
                       body, texture=0.02, shade=0.8)  # fmt: skip
@@ -270,8 +276,7 @@ def _tram(canvas: Canvas, x: float, z: float, rng: np.random.Generator) -> None:
     body = jitter(rng, TRAM_LIVERIES[int(rng.integers(0, len(TRAM_LIVERIES)))], 12)
     stripe = jitter(rng, TRAM_LIVERIES[int(rng.integers(0, len(TRAM_LIVERIES)))], 12)
     glass = jitter(rng, (35, 45, 60), 10)
-    canvas.world_quad([(x - w / 2 - 0.2, 0, z - 0.3), (x + w / 2 + 0.3, 0, z - 0.3), (x + w / 2 + 0.3, 0, z + length),
-                       (x - w / 2 - 0.2, 0, z + length)], ROAD, (35.0, 35.0, 38.0), depth=None)  # fmt: skip
+    _shadow(canvas, x, z, w, length)
     side_x = x - w / 2 if x > canvas.camera.lateral else x + w / 2
     bands = ((0.35, h, body, 0.02), (0.9, 1.1, stripe, 0.0), (1.5, h * 0.82, glass, 0.0))
     for low, high, color, texture in bands:  # the long side, seen at a grazing angle

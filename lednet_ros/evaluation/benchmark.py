@@ -28,7 +28,6 @@ engine's own captured pipeline), and with ``compile_network`` also through
 
 from __future__ import annotations
 
-import platform
 import resource
 import statistics
 import time
@@ -121,7 +120,7 @@ def run(settings: BenchSettings, options: EngineOptions) -> tuple[list[BenchRow]
         environment = {
             "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_info().model,
-            "cpu": cpu_info().model or platform.machine(),
+            "cpu": cpu_info().model,
             "cpu_flags": cpu_info().reported_flags(),
             "torch": torch.__version__,
             "threads": torch.get_num_threads(),

@@ -330,7 +330,7 @@ class _OpenVinoRunner:
         self._request = self._compiled.create_infer_request()
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino.Type: "f32", "bf16", ...
         name = hint.to_string() if hasattr(hint, "to_string") else str(hint)
-        self.precision = {"f32": "fp32"}.get(name, name)
+        self.precision = next((ours for ours, theirs in OPENVINO_HINTS.items() if theirs == name), name)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         self._request.infer({0: batch})

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import torch
 
-from lednet_ros.cpu import NATIVE_BF16_FLAGS, CpuInfo, cpu_info
+from lednet_ros.cpu import CpuInfo, check_native_bf16, cpu_info
 from lednet_ros.errors import LednetError
 from lednet_ros.inference.options import PRECISIONS
 
-__all__ = ["BF16_BACKENDS", "configure_torch", "pipeline_dtype", "resolve_device", "resolve_precision"]
+__all__ = ["BF16_BACKENDS", "TORCH_DTYPES", "configure_torch", "pipeline_dtype", "resolve_device", "resolve_precision"]
 
 BF16_BACKENDS = ("openvino", "torch")
 """CPU backends that run the network in bf16 (ONNX Runtime's CPU provider has no bf16 convolutions)."""
+
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+"""A resolved precision's torch dtype (PyTorch's network and input)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -57,11 +60,10 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
     """
     name = precision.strip().lower()
     cpu = cpu or cpu_info()
-    native_bf16 = cpu.native_bf16
     if name == "auto":
         if device.type == "cuda":
             return "fp16"
-        return "bf16" if native_bf16 and backend in BF16_BACKENDS else "fp32"
+        return "bf16" if cpu.native_bf16 and backend in BF16_BACKENDS else "fp32"
     if name == "fp32":
         return name
     if name == "fp16":
@@ -73,11 +75,7 @@ def resolve_precision(precision: str, device: torch.device, backend: str = "torc
         if device.type != "cpu":
             msg = f"precision 'bf16' is for the CPU; on {device} use fp16 or fp32"
             raise LednetError(msg)
-        if not native_bf16:
-            found = f"{cpu.model or 'this CPU'} has neither" if cpu.flags else "no CPU flags could be read here"
-            msg = (f"precision 'bf16' needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); {found}, "
-                   "and emulated bf16 is slower than fp32: use fp32 or auto")  # fmt: skip
-            raise LednetError(msg)
+        check_native_bf16("precision 'bf16'", "fp32 or auto", cpu)
         if backend not in BF16_BACKENDS:
             msg = f"backend {backend!r} has no bf16 convolutions on the CPU; use backend {' or '.join(BF16_BACKENDS)}"
             raise LednetError(msg)
@@ -92,9 +90,7 @@ def pipeline_dtype(precision: str, backend: str) -> torch.dtype:
     ONNX Runtime and OpenVINO take the exported fp32 graph and float32 input;
     OpenVINO computes in bf16 inside when asked to (its precision hint).
     """
-    if backend != "torch":
-        return torch.float32
-    return {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision, torch.float32)
+    return TORCH_DTYPES[precision] if backend == "torch" else torch.float32
 
 
 def configure_torch(device: torch.device, dtype: torch.dtype) -> None:

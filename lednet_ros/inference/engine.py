@@ -36,7 +36,13 @@ from lednet_ros.inference.backends import (
     weights_digest,
 )
 from lednet_ros.inference.cuda_graphs import GraphedPipeline
-from lednet_ros.inference.device import configure_torch, pipeline_dtype, resolve_device, resolve_precision
+from lednet_ros.inference.device import (
+    TORCH_DTYPES,
+    configure_torch,
+    pipeline_dtype,
+    resolve_device,
+    resolve_precision,
+)
 from lednet_ros.inference.lru import LruCache
 from lednet_ros.inference.options import DEFAULT_MODEL_SIZE, MIN_MODEL_SIDE, EngineOptions
 from lednet_ros.inference.pixels import (
@@ -194,7 +200,8 @@ class SegmentationEngine:
         the first frame or warm-up, none is compiled: then ``precision_name``).
         """
         if self.backend == "torch":
-            return {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(next(self.model.parameters()).dtype, "fp32")
+            dtype = next(self.model.parameters()).dtype
+            return next(name for name, candidate in TORCH_DTYPES.items() if candidate == dtype)
         runners = list(self._runners.values())
         return runners[-1].precision if runners else self.precision_name
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F  # noqa: N812 (PyTorch convention)
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lednet_ros.cpu import NATIVE_BF16_FLAGS, CpuInfo, cpu_info
+from lednet_ros.cpu import CpuInfo, check_native_bf16
 from lednet_ros.data.datasets import Sample, label_histogram
 from lednet_ros.errors import LednetError
 from lednet_ros.evaluation.metrics import ConfusionMatrix
@@ -129,11 +129,8 @@ def train_autocast(precision: str, device: torch.device, cpu: CpuInfo | None = N
     if precision not in TRAIN_PRECISIONS:
         msg = f"unknown training precision {precision!r}: use {', '.join(TRAIN_PRECISIONS)}"
         raise LednetError(msg)
-    cpu = cpu or cpu_info()
-    if precision == "bf16" and device.type == "cpu" and not cpu.native_bf16:
-        msg = (f"training precision bf16 needs a CPU with native bf16 ({' or '.join(NATIVE_BF16_FLAGS)}); "
-               f"{cpu.model or 'this CPU'} has neither: use fp32")  # fmt: skip
-        raise LednetError(msg)
+    if precision == "bf16" and device.type == "cpu":
+        check_native_bf16("training precision bf16", "fp32", cpu)
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
