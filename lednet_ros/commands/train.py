@@ -7,6 +7,11 @@ alone against labels at 1/8 resolution, then the whole network) is
 ``--encoder-epochs N``; ``--max-iterations`` / ``--max-minutes`` stop early so
 that a CPU can train within a time budget.
 
+Fine-tuning: ``--init-weights FILE`` starts from other weights, of any class
+set (the class layers start afresh, :mod:`lednet_ros.training.finetune`),
+``--freeze-encoder-iterations N`` holds the encoder for the first N
+iterations, and ``--label-map YAML`` reads labels drawn in another class set.
+
 Writes to ``--out``: ``best.pt`` (highest validation mIoU) and ``last.pt``
 in the project's checkpoint format with full metadata, ``last_state.pt``
 (optimizer and progress, for ``--resume``), ``train.log`` (one line per
@@ -82,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _option(p, "class_config", metavar="YAML")
     _option(p, "resume", metavar="DIR_OR_FILE")
     _option(p, "init_weights", metavar="FILE")
+    _option(p, "freeze_encoder_iterations", type=int, metavar="N")
+    _option(p, "label_map", metavar="YAML")
     return p
 
 
@@ -90,8 +97,10 @@ def parse_config(argv: list[str] | None = None) -> TrainConfig:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = TrainConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in vars(args).items()})
-    if config.epochs < 1 or config.batch_size < 1 or config.encoder_epochs < 0:
-        parser.error("--epochs and --batch-size must be at least 1, --encoder-epochs at least 0")
+    if config.epochs < 1 or config.batch_size < 1 or config.encoder_epochs < 0 or config.freeze_encoder_iterations < 0:
+        parser.error(
+            "--epochs and --batch-size must be at least 1, --encoder-epochs and --freeze-encoder-iterations at least 0"
+        )
     return config
 
 

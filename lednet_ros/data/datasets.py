@@ -16,7 +16,7 @@ Two layouts are read:
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -33,11 +33,16 @@ __all__ = ["Augmentation", "SegmentationDataset", "find_samples", "label_histogr
 
 @dataclass(frozen=True)
 class Sample:
-    """One image and its label file; ``dataset_ids`` when labels need mapping to train ids."""
+    """One image and its label file; ``dataset_ids`` when labels need mapping to train ids.
+
+    ``remap``: a label map's 256-entry table (:mod:`lednet_ros.data.label_map`),
+    applied to the label file's values instead of either rule.
+    """
 
     image: Path
     label: Path
     dataset_ids: bool = False
+    remap: tuple[int, ...] | None = None
 
 
 def _cityscapes_samples(root: Path, split: str) -> list[Sample]:
@@ -69,8 +74,11 @@ def _pair_samples(folder: Path) -> list[Sample]:
     return samples
 
 
-def find_samples(root: str | Path, split: str) -> list[Sample]:
+def find_samples(root: str | Path, split: str, label_map: np.ndarray | None = None) -> list[Sample]:
     """List the (image, label) pairs of ``split`` under ``root``, in either layout.
+
+    ``label_map`` (a 256-entry table from :func:`~lednet_ros.data.label_map.load_label_map`)
+    maps the label files' values to the run's train ids.
 
     Raises:
         LednetError: no dataset in a known layout, an image without its label,
@@ -95,6 +103,9 @@ def find_samples(root: str | Path, split: str) -> list[Sample]:
     if not samples:
         msg = f"{root}: split {split!r} has no images"
         raise LednetError(msg)
+    if label_map is not None:
+        remap = tuple(int(v) for v in label_map)
+        samples = [replace(sample, remap=remap) for sample in samples]
     return samples
 
 
@@ -117,6 +128,8 @@ def read_label(sample: Sample, classes: ClassConfig) -> np.ndarray:
         msg = f"{sample.label}: not a single-channel label image"
         raise LednetError(msg)
     label = label.astype(np.uint8)
+    if sample.remap is not None:
+        return np.asarray(sample.remap, dtype=np.uint8)[label]
     if sample.dataset_ids:
         return _train_id_lut(classes)[label]
     label[(label >= classes.num_classes) & (label != classes.ignore_id)] = classes.ignore_id

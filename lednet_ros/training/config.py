@@ -72,7 +72,16 @@ class TrainConfig:
     resume: str | None = field(
         default=None, metadata=_help("continue from a previous output folder (last.pt + last_state.pt)")
     )
-    init_weights: str | None = field(default=None, metadata=_help("start from these weights (fine-tuning)"))
+    init_weights: str | None = field(
+        default=None,
+        metadata=_help("start from these weights (fine-tuning; with another class set, the class layers start afresh)"),
+    )
+    freeze_encoder_iterations: int = field(
+        default=0, metadata=_help("keep the encoder frozen for the first N iterations (fine-tuning)")
+    )
+    label_map: str | None = field(
+        default=None, metadata=_help("YAML map of the label files' values to this run's classes (or ignore)")
+    )
 
 
 def train_option_help(name: str) -> str:

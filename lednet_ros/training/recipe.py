@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,14 +160,19 @@ def train_epoch(
     *,
     encoder_only: bool,
     autocast: torch.autocast,
+    before_step: Callable[[int], None] | None = None,
 ) -> tuple[list[float], int, bool]:
     """One pass over the batches under ``autocast``; returns the losses, the iteration count, and whether to stop.
 
     The images go in channels-last, the layout oneDNN's and cuDNN's fastest
-    convolutions use (the model is converted by the trainer).
+    convolutions use (the model is converted by the trainer). ``before_step``
+    is called with the iteration number before each step (freezing the
+    encoder for the first iterations).
     """
     losses: list[float] = []
     for batch_images, batch_labels in batches:
+        if before_step is not None:
+            before_step(iteration)
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr_at(iteration)
         images = batch_images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)

@@ -31,12 +31,14 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from lednet_ros.data.datasets import Augmentation, Sample, SegmentationDataset, find_samples
+from lednet_ros.data.label_map import load_label_map
 from lednet_ros.errors import LednetError
 from lednet_ros.inference.device import resolve_device
 from lednet_ros.model.checkpoint import load_checkpoint, save_checkpoint
 from lednet_ros.model.classes import ClassConfig, load_class_config
 from lednet_ros.model.network import LEDNet
 from lednet_ros.training.config import TrainConfig, TrainResult
+from lednet_ros.training.finetune import Transfer, set_encoder_frozen, transfer_weights
 from lednet_ros.training.outputs import weights_spec, write_history
 from lednet_ros.training.recipe import (
     EncoderHead,
@@ -69,31 +71,35 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     torch.manual_seed(config.seed + rank)
     Path(config.out).mkdir(parents=True, exist_ok=True)
     classes = load_class_config(config.class_config)
-    train_samples = find_samples(config.data, config.train_split)
-    val_samples = find_samples(config.val_data or config.data, config.val_split)
+    label_map = load_label_map(config.label_map, classes) if config.label_map else None
+    train_samples = find_samples(config.data, config.train_split, label_map)
+    val_samples = find_samples(config.val_data or config.data, config.val_split, label_map)
     weights = class_weights(config.class_weights, train_samples, classes)
     autocast = train_autocast(config.precision, device)
-    model = _initial_model(config, classes).to(device, memory_format=torch.channels_last)
+    model, transfer = _initial_model(config, classes)
+    model = model.to(device, memory_format=torch.channels_last)
     data = _Data.build(config, classes, train_samples, val_samples, rank, world, pin_memory=device.type == "cuda")
     state = _resume(config, model) if config.resume else _Progress()
     trainer = _Trainer(config, classes, model, data, device, rank, world, weights, state, autocast,
                        show_progress=progress)  # fmt: skip
+    if transfer is not None:
+        trainer.notes.append(transfer.summary())
     try:
         return trainer.train()
     finally:
         trainer.close()
 
 
-def _initial_model(config: TrainConfig, classes: ClassConfig) -> LEDNet:
-    """A fresh network, or ``init_weights`` when fine-tuning."""
+def _initial_model(config: TrainConfig, classes: ClassConfig) -> tuple[LEDNet, Transfer | None]:
+    """A fresh network, or one started from ``init_weights`` (fine-tuning, to any class set); what was kept."""
     model = LEDNet(classes.num_classes)
-    if config.init_weights:
-        initial = load_checkpoint(config.init_weights)
-        if initial.meta.num_classes != classes.num_classes or not initial.meta.mirrored_right:
-            msg = f"{config.init_weights}: weights for {initial.meta.num_classes} classes cannot start a {classes.num_classes}-class run"
-            raise LednetError(msg)
-        model.load_state_dict(initial.state_dict)
-    return model
+    if not config.init_weights:
+        return model, None
+    initial = load_checkpoint(config.init_weights)
+    if not initial.meta.mirrored_right:
+        msg = f"{config.init_weights}: weights of the pytorchcv replica (mirrored_right=False) cannot start a run"
+        raise LednetError(msg)
+    return model, transfer_weights(model, initial)
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,8 @@ class _Trainer:
         self.schedule = Schedule.plan(config.lr, config.poly_power, planned, config.max_iterations, config.max_minutes)
         self.log = (self.out / "train.log").open("a", encoding="utf-8") if self.main_process else None
         self.autocast = autocast
+        self.notes: list[str] = []
+        """Lines for the head of the log (what the start weights kept)."""
 
     def say(self, line: str) -> None:
         """One line in ``train.log`` (first process only), echoed above the progress bar."""
@@ -193,6 +201,10 @@ class _Trainer:
                  f"device {self.device}, precision {config.precision}, {self.world} process(es), "
                  f"torch {torch.__version__}")  # fmt: skip
         self.say(f"# class weights ({config.class_weights}): " + " ".join(f"{w:.2f}" for w in self.weights.tolist()))
+        for note in self.notes:
+            self.say(f"# {note}")
+        if config.freeze_encoder_iterations:
+            self.say(f"# encoder frozen for the first {config.freeze_encoder_iterations} iterations")
         current_stage = None
         for stage, epoch_index in self._epochs_to_run():
             if stage != current_stage:
@@ -248,6 +260,7 @@ class _Trainer:
         losses, self.progress.iteration, stop = train_epoch(
             trained, bar, optimizer, self.criterion, self.schedule, self.progress.iteration, self.device,
             encoder_only=stage == "encoder", autocast=self.autocast,
+            before_step=self._freeze if stage == "full" and self.config.freeze_encoder_iterations else None,
         )  # fmt: skip
         self.progress.epoch = epoch_index + 1
         if self.main_process:
@@ -255,6 +268,10 @@ class _Trainer:
         if self.world > 1:
             torch.distributed.barrier()
         return stop
+
+    def _freeze(self, iteration: int) -> None:
+        """The encoder frozen before iteration ``freeze_encoder_iterations``, trained from then on."""
+        set_encoder_frozen(self.model, iteration < self.config.freeze_encoder_iterations)
 
     def _record(self, stage: str, losses: list[float], optimizer: torch.optim.Optimizer) -> None:
         """Validate (full stage only) and write the log line, the checkpoints, the state and the history."""
