@@ -23,6 +23,7 @@ from lednet_ros.commands.args import (
     run_guarded,
 )
 from lednet_ros.data.bags import DEFAULT_IMAGE_TOPIC, DEFAULT_LABEL_TOPIC
+from lednet_ros.data.label_map import LABEL_MAP_HELP, load_label_map
 from lednet_ros.evaluation.offline import run
 from lednet_ros.evaluation.report import evaluation_markdown, write_report
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("out/evaluate"), metavar="DIR", help="output folder (default: out/evaluate)"
     )
+    parser.add_argument("--label-map", metavar="YAML", help=f"{LABEL_MAP_HELP} (mono8 ground truth)")
     add_max_pixels_argument(parser)
     add_engine_arguments(parser)
     return parser
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         classes = engine.classes if engine is not None else load_weights(options.weights).meta.classes
         result = run(args.bag, args.image_topic, args.label_topic, classes, engine=engine,
                      predictions_topic=args.predictions_topic, tolerance_ms=args.tolerance_ms, samples=args.samples,
-                     max_pixels=args.max_input_pixels)  # fmt: skip
+                     max_pixels=args.max_input_pixels,
+                     label_map=load_label_map(args.label_map, classes) if args.label_map else None)  # fmt: skip
         context = {
             "bag": str(args.bag), "image_topic": args.image_topic, "label_topic": args.label_topic,
             "predictions_topic": args.predictions_topic,

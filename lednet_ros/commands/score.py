@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from lednet_ros.commands.args import add_engine_arguments, engine_options, run_guarded
+from lednet_ros.data.label_map import LABEL_MAP_HELP, load_label_map
 from lednet_ros.evaluation.score import score_markdown, score_split
 
 __all__ = ["main"]
@@ -31,15 +32,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("out/score"), metavar="DIR", help="output folder (default: out/score)"
     )
+    parser.add_argument("--label-map", metavar="YAML", help=LABEL_MAP_HELP)
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
 
     def body() -> int:
         engine = engine_options(args).build_engine()
-        scores = score_split(engine, args.data, args.split)
+        label_map = load_label_map(args.label_map, engine.classes) if args.label_map else None
+        scores = score_split(engine, args.data, args.split, label_map=label_map)
         record = {"weights": engine.checkpoint.describe(), "data": str(args.data), "split": args.split,
                   "model_size": list(engine.model_size), "device": str(engine.device),
-                  "precision": engine.precision_name, **scores.to_dict(engine.classes.names)}  # fmt: skip
+                  "precision": engine.precision_name, "label_map": args.label_map, **scores.to_dict(engine.classes.names)}  # fmt: skip
         text = score_markdown(scores, engine, args.data, args.split)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "score.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -29,10 +29,13 @@ from lednet_ros.errors import LednetError
 from lednet_ros.model.classes import ClassConfig
 from lednet_ros.user_files import load_yaml
 
-__all__ = ["IGNORE", "apply_label_map", "label_map_lut", "load_label_map"]
+__all__ = ["IGNORE", "LABEL_MAP_HELP", "apply_label_map", "label_map_lut", "load_label_map"]
 
 IGNORE = "ignore"
 """The target that means "no class, not scored"."""
+
+LABEL_MAP_HELP = "YAML map of the ground truth's label values to the weights' classes (by id or name) or ignore"
+"""The help text of ``--label-map`` in the commands that score (``score``, ``evaluate``)."""
 
 
 def _target_id(source: str, key: object, value: object, classes: ClassConfig) -> int:

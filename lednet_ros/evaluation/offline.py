@@ -62,9 +62,11 @@ class EvaluationResult:
     confusion: np.ndarray | None = None
 
 
-def ground_truth_ids(decoded: DecodedImage, classes: ClassConfig) -> np.ndarray:
-    """Label image as train ids: mono8 as is, colour images through the palette (unknown: ignore)."""
+def ground_truth_ids(decoded: DecodedImage, classes: ClassConfig, label_map: np.ndarray | None = None) -> np.ndarray:
+    """Label image as train ids: mono8 as is (or through ``label_map``), colour images through the palette (unknown: ignore)."""
     if decoded.order == "mono":
+        if label_map is not None:  # a 256-entry table (lednet_ros.data.label_map): source values -> train ids
+            return label_map[np.asarray(decoded.pixels, dtype=np.uint8)]
         labels = np.array(decoded.pixels, dtype=np.uint8)
         labels[(labels >= classes.num_classes) & (labels != classes.ignore_id)] = classes.ignore_id
         return labels
@@ -91,6 +93,7 @@ def run(
     samples: int = 4,
     progress: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    label_map: np.ndarray | None = None,
 ) -> EvaluationResult:
     """Evaluate ``engine`` (or recorded predictions) on the image/label pairs of a bag.
 
@@ -99,6 +102,7 @@ def run(
     One beyond ``max_pixels`` or the other frame limits
     (:func:`~lednet_ros.limits.check_image_size`, from its header) is skipped
     and counted in ``rejected_frames``, one that does not decode in ``corrupt_messages``.
+    ``label_map`` (:func:`~lednet_ros.data.label_map.load_label_map`) maps mono8 ground truth drawn in another class set.
 
     Raises:
         LednetError: the bag is missing or unreadable, a topic is absent (the
@@ -142,7 +146,7 @@ def run(
                 if pair is not None:
                     pairs += 1
                     _score_pair(pair, classes, matrix, result, engine=engine, predictions=predictions_topic is not None,
-                                samples=samples)  # fmt: skip
+                                samples=samples, label_map=label_map)  # fmt: skip
         bar.close()
     finally:
         reader.close()
@@ -155,9 +159,9 @@ def run(
 
 def _score_pair(pair: tuple[DecodedImage, DecodedImage], classes: ClassConfig, matrix: ConfusionMatrix,
                 result: EvaluationResult, *, engine: SegmentationEngine | None, predictions: bool,
-                samples: int) -> None:  # fmt: skip
+                samples: int, label_map: np.ndarray | None = None) -> None:  # fmt: skip
     image, label = pair
-    truth = ground_truth_ids(label, classes)
+    truth = ground_truth_ids(label, classes, label_map)
     if predictions:
         predicted = ground_truth_ids(image, classes)
         shown = np.zeros((*predicted.shape, 3), dtype=np.uint8)

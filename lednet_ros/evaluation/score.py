@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from lednet_ros.data.datasets import find_samples, read_label
@@ -23,9 +24,10 @@ if TYPE_CHECKING:
 __all__ = ["score_markdown", "score_split"]
 
 
-def score_split(engine: SegmentationEngine, data: str | Path, split: str, *, progress: bool = True) -> Scores:
-    """Score the engine on every image of ``split``."""
-    samples = find_samples(data, split)
+def score_split(engine: SegmentationEngine, data: str | Path, split: str, *, progress: bool = True,
+                label_map: np.ndarray | None = None) -> Scores:  # fmt: skip
+    """Score the engine on every image of ``split``; ``label_map`` maps labels drawn in another class set."""
+    samples = find_samples(data, split, label_map)
     matrix = ConfusionMatrix(engine.classes.num_classes)
     for sample in tqdm(samples, desc=f"scoring {split}", unit="image", disable=None if progress else True):
         prediction = engine.infer(read_rgb(sample.image), confidence=False).labels
