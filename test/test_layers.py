@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "lednet_ros"
 TESTS = Path(__file__).resolve().parent
 
 LAYERS = ("base", "model", "msgs", "data", "inference", "evaluation", "training", "ros", "commands")
-MESSAGE_PACKAGES = {"sensor_msgs", "std_msgs", "diagnostic_msgs", "rcl_interfaces", "builtin_interfaces"}
+MESSAGE_PACKAGES = {"sensor_msgs", "std_msgs", "diagnostic_msgs", "rcl_interfaces", "builtin_interfaces", "vision_msgs"}
 ROS_PACKAGES = {"rclpy", *MESSAGE_PACKAGES}
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80

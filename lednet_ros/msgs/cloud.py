@@ -10,6 +10,15 @@ Geometry follows REP-103's optical frame, as the depth camera's
 (u, v) with depth z becomes ((u - cx) z / fx, (v - cy) z / fy, z). Depth
 pixels that are 0, NaN or infinite (no return) never become points.
 
+Two layouts (:data:`CLOUD_LAYOUTS`). ``packed`` (:func:`semantic_cloud`)
+keeps only the valid points, one row, dense: the smallest message, what
+rviz2 and PCL users expect. ``organized`` (:func:`organized_cloud`) keeps
+one point per depth pixel, or per ``stride`` cell, in the grid's rows and
+columns, with NaN x, y, z where the depth is invalid: point i is pixel i of
+the grid, which is what Nav2's semantic segmentation layer needs (it walks
+the mask and the cloud together). :func:`to_cloud_grid` resamples a mask or
+confidence image to that grid, so all three have the same size.
+
 The point layout is the one rviz2 and PCL read: x, y, z as float32 at bytes
 0, 4, 8; rgb at 12 as a float32 whose bits are 0x00RRGGBB (rviz2's "RGB8"
 colour transformer); label at 16 as uint8 (the train id); 20 bytes per point
@@ -27,15 +36,20 @@ from lednet_ros.errors import ImageEncodingError
 from lednet_ros.msgs.image import check_image_shape, image_rows
 
 __all__ = [
+    "CLOUD_LAYOUTS",
     "DEPTH_ENCODINGS",
     "POINT_DTYPE",
     "POINT_FIELDS",
     "Intrinsics",
     "cloud_fields",
+    "cloud_grid",
     "decode_depth",
     "depth_in_metres",
+    "nearest_pixels",
+    "organized_cloud",
     "pack_rgb",
     "semantic_cloud",
+    "to_cloud_grid",
 ]
 
 POINT_DTYPE = np.dtype({
@@ -55,6 +69,9 @@ POINT_FIELDS: tuple[tuple[str, int, int, int], ...] = (
     ("label", 16, _UINT8, 1),
 )
 """(name, offset, datatype, count) of each ``sensor_msgs/PointField``, matching :data:`POINT_DTYPE`."""
+
+CLOUD_LAYOUTS = ("packed", "organized")
+"""``packed``: valid points only, one row; ``organized``: one point per grid cell, NaN where depth is invalid."""
 
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
 """Depth image encodings: 16-bit millimetres (``16UC1``, also sent as ``mono16``) or float32 metres."""
@@ -141,9 +158,57 @@ def decode_depth(
 
 
 def pack_rgb(colors: np.ndarray) -> np.ndarray:
-    """N x 3 uint8 RGB -> N float32 whose bits are 0x00RRGGBB (the PointCloud2 ``rgb`` convention)."""
+    """... x 3 uint8 RGB -> ... float32 whose bits are 0x00RRGGBB (the PointCloud2 ``rgb`` convention)."""
     c = colors.astype(np.uint32)
-    return ((c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).view(np.float32)
+    return ((c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]).view(np.float32)
+
+
+def nearest_pixels(positions: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Pixel indices on an axis of ``to_size`` nearest to ``positions`` on an axis of ``from_size`` (same view).
+
+    Pixel centres are mapped onto each other, so equal sizes map every index to itself.
+    """
+    return np.minimum(((positions + 0.5) * to_size / from_size).astype(np.intp), to_size - 1)
+
+
+def cloud_grid(depth_shape: tuple[int, int], stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """The depth rows and columns the cloud samples: every ``stride``-th, from 0.
+
+    Raises:
+        ValueError: stride below 1.
+    """
+    if stride < 1:
+        msg = f"cloud stride must be at least 1, got {stride}"
+        raise ValueError(msg)
+    height, width = depth_shape[:2]
+    return np.arange(0, height, stride), np.arange(0, width, stride)
+
+
+def to_cloud_grid(image: np.ndarray, depth_shape: tuple[int, int], stride: int) -> np.ndarray:
+    """``image`` (labels or confidence of the colour frame, any resolution) at the organised cloud's grid.
+
+    Nearest neighbour, so labels stay class ids. The image itself (no copy)
+    when it already has the grid's size: depth at the image's size, stride 1.
+    """
+    rows, cols = cloud_grid(depth_shape, stride)
+    if stride == 1 and image.shape[:2] == tuple(depth_shape[:2]):
+        return image
+    height, width = depth_shape[:2]
+    return image[np.ix_(nearest_pixels(rows, height, image.shape[0]), nearest_pixels(cols, width, image.shape[1]))]
+
+
+def _pixel_intrinsics(intrinsics: Intrinsics, width: int, height: int) -> tuple[float, float, float, float]:
+    """(fx, fy, cx, cy) for a depth image of ``width`` x ``height`` (a camera_info of another resolution scaled)."""
+    sx, sy = width / intrinsics.width, height / intrinsics.height
+    return intrinsics.fx * sx, intrinsics.fy * sy, intrinsics.cx * sx, intrinsics.cy * sy
+
+
+def _check_inputs(depth_m: np.ndarray, labels: np.ndarray, palette: np.ndarray) -> None:
+    if depth_m.ndim != 2 or labels.ndim != 2 or palette.shape != (256, 3):
+        msg = (
+            f"expected 2-D depth and labels and a 256 x 3 palette, got {depth_m.shape}, {labels.shape}, {palette.shape}"
+        )
+        raise ValueError(msg)
 
 
 def semantic_cloud(
@@ -154,7 +219,7 @@ def semantic_cloud(
     *,
     stride: int = 1,
 ) -> np.ndarray:
-    """Back-project every ``stride``-th depth pixel and label it: a 1-D :data:`POINT_DTYPE` array.
+    """Back-project every ``stride``-th valid depth pixel and label it: a 1-D :data:`POINT_DTYPE` array (``packed``).
 
     Args:
         depth_m: H x W float32 metres, aligned with the colour image (same
@@ -170,32 +235,55 @@ def semantic_cloud(
     Raises:
         ValueError: stride below 1, or inputs of the wrong shape.
     """
-    if stride < 1:
-        msg = f"cloud stride must be at least 1, got {stride}"
-        raise ValueError(msg)
-    if depth_m.ndim != 2 or labels.ndim != 2 or palette.shape != (256, 3):
-        msg = (
-            f"expected 2-D depth and labels and a 256 x 3 palette, got {depth_m.shape}, {labels.shape}, {palette.shape}"
-        )
-        raise ValueError(msg)
+    rows, cols = cloud_grid(depth_m.shape, stride)
+    _check_inputs(depth_m, labels, palette)
     height, width = depth_m.shape
-    sx, sy = width / intrinsics.width, height / intrinsics.height  # camera_info of another resolution
-    fx, fy, cx, cy = intrinsics.fx * sx, intrinsics.fy * sy, intrinsics.cx * sx, intrinsics.cy * sy
-    rows = np.arange(0, height, stride)
-    cols = np.arange(0, width, stride)
+    fx, fy, cx, cy = _pixel_intrinsics(intrinsics, width, height)
     z = depth_m[np.ix_(rows, cols)]
     valid = np.isfinite(z) & (z > 0)
     v, u = np.nonzero(valid)
     z = z[v, u].astype(np.float32)
     v, u = rows[v], cols[u]
-    label_rows = np.minimum(((v + 0.5) * labels.shape[0] / height).astype(np.intp), labels.shape[0] - 1)
-    label_cols = np.minimum(((u + 0.5) * labels.shape[1] / width).astype(np.intp), labels.shape[1] - 1)
-    ids = labels[label_rows, label_cols]
+    ids = labels[nearest_pixels(v, height, labels.shape[0]), nearest_pixels(u, width, labels.shape[1])]
     points = np.empty(len(z), POINT_DTYPE)
     points["x"] = (u - cx) * z / fx
     points["y"] = (v - cy) * z / fy
     points["z"] = z
-    points["rgb"] = pack_rgb(palette[ids])
+    points["rgb"] = pack_rgb(palette)[ids]
+    points["label"] = ids
+    return points
+
+
+def organized_cloud(
+    depth_m: np.ndarray,
+    intrinsics: Intrinsics,
+    labels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    stride: int = 1,
+) -> np.ndarray:
+    """One point per ``stride`` cell of the depth image: a rows x cols :data:`POINT_DTYPE` array (``organized``).
+
+    The arguments are :func:`semantic_cloud`'s. Where the depth is 0, NaN or
+    infinite, x, y and z are NaN; every point, valid or not, carries the
+    label (and its colour) of :func:`to_cloud_grid` ``(labels)`` at its cell,
+    so a mask resampled the same way agrees with the cloud point for point.
+
+    Raises:
+        ValueError: stride below 1, or inputs of the wrong shape.
+    """
+    rows, cols = cloud_grid(depth_m.shape, stride)
+    _check_inputs(depth_m, labels, palette)
+    height, width = depth_m.shape
+    fx, fy, cx, cy = _pixel_intrinsics(intrinsics, width, height)
+    z = depth_m[::stride, ::stride].astype(np.float32)  # a copy, so NaN can be written into it
+    z[~(np.isfinite(z) & (z > 0))] = np.nan
+    ids = to_cloud_grid(labels, (height, width), stride)
+    points = np.empty(z.shape, POINT_DTYPE)
+    points["x"] = (cols[np.newaxis, :] - cx) * z / fx
+    points["y"] = (rows[:, np.newaxis] - cy) * z / fy
+    points["z"] = z
+    points["rgb"] = pack_rgb(palette)[ids]
     points["label"] = ids
     return points
 
@@ -203,21 +291,28 @@ def semantic_cloud(
 def cloud_fields(points: np.ndarray) -> dict[str, object]:
     """The ``sensor_msgs/PointCloud2`` fields, other than ``header`` and ``fields``, of a :data:`POINT_DTYPE` array.
 
-    An unorganised cloud (one row), dense (no invalid point). ``data`` is an
-    ``array.array`` of bytes, which a ROS message takes without a per-byte check.
+    A 1-D array (:func:`semantic_cloud`) is an unorganised cloud: one row,
+    dense. A 2-D one (:func:`organized_cloud`) keeps its rows and columns
+    and is not dense (it may hold NaN points). ``data`` is an ``array.array``
+    of bytes, filled from the array's one contiguous buffer in one copy; a
+    ROS message takes it without a per-byte check (ros2/rclpy#763 is what a
+    list or per-point filling costs).
 
     Raises:
-        ValueError: ``points`` is not a 1-D :data:`POINT_DTYPE` array.
+        ValueError: ``points`` is not a 1-D or 2-D :data:`POINT_DTYPE` array.
     """
-    if points.dtype != POINT_DTYPE or points.ndim != 1:
-        msg = f"expected a 1-D array of POINT_DTYPE, got {points.dtype} with shape {points.shape}"
+    if points.dtype != POINT_DTYPE or points.ndim not in (1, 2):
+        msg = f"expected a 1-D or 2-D array of POINT_DTYPE, got {points.dtype} with shape {points.shape}"
         raise ValueError(msg)
+    height, width = points.shape if points.ndim == 2 else (1, len(points))
+    data = array.array("B")
+    data.frombytes(np.ascontiguousarray(points).reshape(-1).view(np.uint8))
     return {
-        "height": 1,
-        "width": len(points),
+        "height": height,
+        "width": width,
         "is_bigendian": False,
         "point_step": POINT_DTYPE.itemsize,
-        "row_step": POINT_DTYPE.itemsize * len(points),
-        "is_dense": True,
-        "data": array.array("B", points.tobytes()),
+        "row_step": POINT_DTYPE.itemsize * width,
+        "is_dense": points.ndim == 1,
+        "data": data,
     }
