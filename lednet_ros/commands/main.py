@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("lednet_ros.commands.synth", "generate synthetic street scenes with exact labels (dataset and rosbag2)"),
     "train": ("lednet_ros.commands.train", "train LEDNet (the authors' recipe) on a Cityscapes-layout dataset"),
     "score": ("lednet_ros.commands.score", "mIoU and per-class IoU of weights on a dataset split"),
+    "cvat-import": ("lednet_ros.commands.cvat_import", "a CVAT segmentation-mask export as a training set + class set"),
     "evaluate": ("lednet_ros.commands.evaluate", "accuracy and inference time from a rosbag2 with ground-truth labels"),
     "export": ("lednet_ros.commands.export", "TorchScript / ONNX files of a checkpoint, verified against PyTorch"),
     "replay": ("lednet_ros.commands.replay", "replay a rosbag2 through the live node: latency, rate, drops, accuracy"),

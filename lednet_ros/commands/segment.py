@@ -1,6 +1,11 @@
 """``lednet-ros segment``: segment image files or folders into PNGs.
 
 What it writes for each image is described in :mod:`lednet_ros.inference.files`.
+``--cvat DIR`` also writes the predictions as pre-annotations for CVAT
+("Segmentation mask 1.1": ``labelmap.txt`` from the weights' class set,
+``SegmentationClass/``, ``JPEGImages/``, ``ImageSets/Segmentation/default.txt``;
+:mod:`lednet_ros.data.cvat`). Zip the folder and import it into a CVAT task
+that holds the same images.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from lednet_ros.commands.args import (
     engine_options,
     run_guarded,
 )
+from lednet_ros.data.cvat import write_cvat
 from lednet_ros.data.image_files import collect_images
 from lednet_ros.inference.files import segment_files
 
@@ -32,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", type=Path, default=Path("out/segment"), metavar="DIR", help="output folder (default: out/segment)"
     )
+    parser.add_argument(
+        "--cvat", type=Path, metavar="DIR",
+        help="also write the predictions as CVAT 'Segmentation mask 1.1' pre-annotations (with images) into DIR",
+    )  # fmt: skip
     add_alpha_argument(parser)
     add_max_pixels_argument(parser)
     add_engine_arguments(parser)
@@ -51,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"weights: {engine.checkpoint.describe()}")
         result = segment_files(engine, args.paths, args.out, alpha=args.alpha, max_pixels=args.max_input_pixels)
         print(f"wrote {len(result.outputs)} x 3 PNGs and {result.summary_file}")
+        if args.cvat:
+            items = [
+                (Path(str(o["input"])).stem, Path(str(o["input"])), Path(str(o["labels"]))) for o in result.outputs
+            ]
+            write_cvat(args.cvat, engine.classes, items)
+            print(
+                f"wrote CVAT pre-annotations for {len(items)} images to {args.cvat} (zip it, import as Segmentation mask 1.1)"
+            )
         if result.failed:
             print(f"{len(result.failed)} input(s) could not be read; listed in {result.summary_file}")
             return 1
