@@ -2,7 +2,7 @@
 
 The folders of ``lednet_ros/`` are layers, lowest first: the base modules,
 ``model``, ``msgs``, ``data``, ``inference``, ``evaluation``, ``training``,
-``ros`` and ``commands``. A module imports only from its own layer or lower
+``fleet``, ``ros`` and ``commands``. A module imports only from its own layer or lower
 ones (lazy imports inside functions included), only ``ros/`` imports rclpy
 and the ROS message packages, a command imports no other command (except
 the shared argument helpers), and modules and functions stay small enough to
@@ -19,7 +19,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "lednet_ros"
 TESTS = Path(__file__).resolve().parent
 
-LAYERS = ("base", "model", "msgs", "data", "inference", "evaluation", "training", "ros", "commands")
+LAYERS = ("base", "model", "msgs", "data", "inference", "evaluation", "training", "fleet", "ros", "commands")
 MESSAGE_PACKAGES = {"sensor_msgs", "std_msgs", "diagnostic_msgs", "rcl_interfaces", "builtin_interfaces", "vision_msgs"}
 ROS_PACKAGES = {"rclpy", *MESSAGE_PACKAGES}
 MAX_MODULE_LINES = 450
@@ -117,6 +117,13 @@ def test_commands_import_no_other_command(module: str) -> None:
         if name.startswith("lednet_ros.commands") and name not in shared and name != module
     ]  # fmt: skip
     assert not others, f"{module} imports other commands: {others}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_only_the_fleet_layer_imports_ray(module: str) -> None:
+    """Ray is an optional extra: only ``fleet/`` imports it, so nothing else needs it installed."""
+    ray = [f"line {line}: {name}" for name, line in imports_of(MODULES[module], module) if name.split(".")[0] == "ray"]
+    assert layer_of(module) == "fleet" or not ray, f"{module} imports Ray: {ray}"
 
 
 def test_no_circular_imports_at_module_level() -> None:

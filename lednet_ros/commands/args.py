@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lednet_ros.inference.options import (
     BACKEND_CHOICES,
@@ -24,10 +25,15 @@ from lednet_ros.inference.options import (
 )
 from lednet_ros.limits import DEFAULT_MAX_PIXELS, MAX_ASPECT, MAX_SIDE
 
+if TYPE_CHECKING:
+    from lednet_ros.fleet.runner import ClusterOptions
+
 __all__ = [
     "add_alpha_argument",
     "add_engine_arguments",
+    "add_fleet_arguments",
     "add_max_pixels_argument",
+    "cluster_options",
     "engine_options",
     "positive_int",
     "run_guarded",
@@ -115,6 +121,48 @@ def add_alpha_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--alpha", type=unit_interval, default=0.5, help="palette weight in the overlay, 0..1 (default: 0.5)"
     )
+
+
+def add_fleet_arguments(parser: argparse.ArgumentParser) -> None:
+    """Many bags: the Ray options (any of them runs on Ray), slicing and resuming (:mod:`lednet_ros.fleet`)."""
+    from lednet_ros.fleet.units import DEFAULT_SLICE_FRAMES  # noqa: PLC0415 (rosbags: only for the bag commands)
+
+    group = parser.add_argument_group("fleet (Ray: any of --workers, --address or RAY_ADDRESS runs the job on it)")
+    group.add_argument(
+        "--workers", type=positive_int, metavar="N",
+        help="model workers on Ray (default without --address/RAY_ADDRESS: run in this process, no Ray; "
+        "with them: the cluster's CPUs / --cpus-per-worker)",
+    )  # fmt: skip
+    group.add_argument(
+        "--address", metavar="ADDR", help="join this Ray cluster (HOST:PORT; RAY_ADDRESS too) instead of starting one"
+    )
+    group.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="Ray CPUs (and threads) a worker takes (default: 1)",
+    )
+    group.add_argument(
+        "--gpus-per-worker", type=float, default=0.0, metavar="F", help="GPU share of a worker, e.g. 0.25 (default: 0)"
+    )
+    group.add_argument(
+        "--slice-frames",
+        type=positive_int,
+        default=DEFAULT_SLICE_FRAMES,
+        metavar="N",
+        help=f"cut bags with more images into slices of receive time (default: {DEFAULT_SLICE_FRAMES})",
+    )
+    group.add_argument("--force", action="store_true", help="recompute units already finished in OUT/units.jsonl")
+
+
+def cluster_options(args: argparse.Namespace) -> ClusterOptions | None:
+    """The Ray options :func:`add_fleet_arguments` parsed, or None when none asks for Ray (it is then never imported)."""
+    from lednet_ros.fleet.runner import ClusterOptions, wants_ray  # noqa: PLC0415
+
+    if not wants_ray(args.workers, args.address):
+        return None
+    return ClusterOptions(args.address, args.workers, args.cpus_per_worker, args.gpus_per_worker)
 
 
 def run_guarded(prog: str, body: Callable[[], int]) -> int:

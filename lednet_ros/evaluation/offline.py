@@ -60,6 +60,8 @@ class EvaluationResult:
     inference_ms: list[float] = field(default_factory=list)
     samples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     confusion: np.ndarray | None = None
+    missed: np.ndarray | None = None
+    """Per true class, pixels predicted as no class (:attr:`ConfusionMatrix.missed`): with ``confusion``, the matrix whole."""
 
 
 def ground_truth_ids(decoded: DecodedImage, classes: ClassConfig, label_map: np.ndarray | None = None) -> np.ndarray:
@@ -94,6 +96,7 @@ def run(
     progress: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     label_map: np.ndarray | None = None,
+    window_ns: tuple[int | None, int | None] = (None, None),
 ) -> EvaluationResult:
     """Evaluate ``engine`` (or recorded predictions) on the image/label pairs of a bag.
 
@@ -103,6 +106,7 @@ def run(
     (:func:`~lednet_ros.limits.check_image_size`, from its header) is skipped
     and counted in ``rejected_frames``, one that does not decode in ``corrupt_messages``.
     ``label_map`` (:func:`~lednet_ros.data.label_map.load_label_map`) maps mono8 ground truth drawn in another class set.
+    ``window_ns`` (start, stop) reads only the messages received in [start, stop), a slice of a long bag.
 
     Raises:
         LednetError: the bag is missing or unreadable, a topic is absent (the
@@ -125,7 +129,7 @@ def run(
         connections = [c for c in reader.connections if c.topic in {source_topic, label_topic}]
         total = sum(c.msgcount for c in connections if c.topic == source_topic)
         bar = tqdm(total=total, desc="evaluating", unit="frame", disable=None if progress else True)
-        for connection, _, raw in reader.messages(connections=connections):
+        for connection, _, raw in reader.messages(connections=connections, start=window_ns[0], stop=window_ns[1]):
             kinds = [k for k, t in (("image", source_topic), ("label", label_topic)) if connection.topic == t]
             if "image" in kinds:
                 bar.update(1)
@@ -154,6 +158,7 @@ def run(
     result.unpaired_labels += offered["label"] - pairs
     result.scores = matrix.scores()
     result.confusion = matrix.matrix
+    result.missed = matrix.missed
     return result
 
 
