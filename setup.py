@@ -32,7 +32,12 @@ VENV_REQUIREMENTS = [
     # bf16 on CPUs that have it natively (Zen 4, Sapphire Rapids): about half ONNX Runtime's fp32 time
     "openvino==2026.4.1",
 ]
+FLEET_REQUIREMENTS = [
+    # `lednet-ros evaluate/label` on many bags with --workers/--address: lednet_ros/fleet (pip install .[fleet])
+    "ray==2.60.0",
+]
 TEST_REQUIREMENTS = [
+    *FLEET_REQUIREMENTS,  # CI tests the Ray path for real
     "pytest==9.2.0",
     "ruff==0.17.6",
     "rosbags-image==0.10.4",
@@ -55,7 +60,7 @@ setup(
         (f"share/{PACKAGE}/weights", sorted(glob("weights/*"))),
     ],
     install_requires=["setuptools"],
-    extras_require={"venv": VENV_REQUIREMENTS, "test": TEST_REQUIREMENTS},
+    extras_require={"venv": VENV_REQUIREMENTS, "test": TEST_REQUIREMENTS, "fleet": FLEET_REQUIREMENTS},
     python_requires=">=3.10",
     zip_safe=False,
     maintainer="lednet_ros developers",
