@@ -19,8 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lednet_ros.ros.transport import large_image_environment, large_image_profile
+
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 100)))
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+# Camera-sized frames over shared memory, in this process and the nodes it starts: no test may depend on best
+# effort delivering a frame larger than Fast DDS's default 0.5 MB segment (lednet_ros.ros.transport).
+os.environ.update(large_image_environment(os.environ, large_image_profile()))
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray

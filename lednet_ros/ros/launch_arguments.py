@@ -38,6 +38,7 @@ from lednet_ros.ros.topics import (
     in_namespace,
     output_topic,
 )
+from lednet_ros.ros.transport import LARGE_IMAGES_PROFILE
 from lednet_ros.user_files import load_yaml
 
 __all__ = [
@@ -58,8 +59,6 @@ NOT_GIVEN = ""
 """The launch default of every parameter argument: not given, the files or the node's default decide."""
 PRESETS_FOLDER = "config/presets"
 """Inside the package's share directory: one ``<name>.yaml`` parameters file per computer class."""
-LARGE_IMAGES_PROFILE = "config/fastdds_large_images.xml"
-"""Inside the share directory: the Fast DDS profile ``large_images:=true`` gives the node."""
 
 
 def argument_description(parameter: NodeParameter) -> str:

@@ -10,9 +10,10 @@ while something subscribes to it; with no subscriber at all, no inference
 runs.
 
 Threading: subscription callbacks only put the newest message in a one-slot
-box per camera (an unprocessed older one is dropped and counted); one
-inference thread takes whatever boxes are full, decodes them, runs them as one
-batch and publishes. Stale frames never queue up, so latency stays bounded
+box per camera (:mod:`lednet_ros.ros.camera_stream`; an unprocessed older one
+is dropped and counted); one inference thread
+(:mod:`lednet_ros.ros.frame_pipeline`) takes whatever boxes are full, decodes
+them, runs them as one batch and publishes. Stale frames never queue up, so latency stays bounded
 when the camera is faster than the model. The semantic point cloud
 (``depth_topic``, :mod:`lednet_ros.ros.depth`) is built on the same thread.
 
@@ -27,69 +28,33 @@ import gc
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.publisher import Publisher
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from rclpy.subscription import Subscription
 from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
-from lednet_ros.errors import ImageEncodingError
 from lednet_ros.model.classes import load_class_config
-from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
-from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros import diagnostics, topics
-from lednet_ros.ros.conversions import camera_info_problem, image_message, output_camera_info
+from lednet_ros.ros.camera_stream import CameraStream, Frame, qos_profile
+from lednet_ros.ros.conversions import camera_info_problem
 from lednet_ros.ros.depth import SemanticCloud
+from lednet_ros.ros.frame_pipeline import WARN_THROTTLE_S, FramePipeline
 from lednet_ros.ros.parameters import declare_parameters, engine_options, image_sizes
 from lednet_ros.ros.spinning import run_node
-from lednet_ros.ros.telemetry import CameraTelemetry
 from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
 
 __all__ = ["SegmentationCore", "SegmentationNode", "main"]
 
-WARN_THROTTLE_S = 5.0
 
-
-@dataclass
-class _Frame:
-    """A message waiting for inference."""
-
-    message: Image | CompressedImage
-    received: float
-
-
-@dataclass
-class _Camera:
-    """One camera stream: its topics, newest-frame box, camera_info and telemetry."""
-
-    namespace: str
-    input_topic: str
-    publishers: dict[str, Any]
-    telemetry: CameraTelemetry = field(default_factory=CameraTelemetry)
-    pending: _Frame | None = None
-    camera_info: CameraInfo | None = None
-
-    def wanted(self) -> set[str]:
-        """Outputs somebody subscribes to right now."""
-        return {name for name, pub in self.publishers.items() if pub.get_subscription_count() > 0}
-
-
-def _qos(reliability: str, depth: int) -> QoSProfile:
-    """The QoS of an ``*_qos_reliability`` and ``*_qos_depth`` pair of parameters."""
-    policy = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}[reliability]
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth, reliability=policy)
-
-
-class SegmentationCore:
+class SegmentationCore(FramePipeline):
     """The node's work, shared by :class:`SegmentationNode` and the managed ``SegmentationLifecycleNode``.
 
     Mixed into an rclpy ``Node`` or ``LifecycleNode``. It comes up in steps so
@@ -114,7 +79,7 @@ class SegmentationCore:
         self._wake = threading.Condition()
         self._running = False
         self._worker: threading.Thread | None = None
-        self._cameras: list[_Camera] = []
+        self._cameras: list[CameraStream] = []
         self._cloud: SemanticCloud | None = None
         self._configured: set[Any] = set()  # what _configure created, for _cleanup
         self._active: set[Any] = set()  # what _activate created, for _deactivate
@@ -137,8 +102,8 @@ class SegmentationCore:
         self._warm_up(image_sizes(p["warmup_image_sizes"]), keep_aspect=p["keep_aspect"], cameras=len(p["cameras"]))
 
         qos = self._qos = (
-            _qos(p["input_qos_reliability"], p["input_qos_depth"]),
-            _qos(p["output_qos_reliability"], p["output_qos_depth"]),
+            qos_profile(p["input_qos_reliability"], p["input_qos_depth"]),
+            qos_profile(p["output_qos_reliability"], p["output_qos_depth"]),
         )
         compressed = p["input_transport"] == "compressed"
         self._cameras = [self._add_camera(namespace, compressed, qos[1]) for namespace in p["cameras"]]
@@ -222,7 +187,7 @@ class SegmentationCore:
             f"warmed up for {', '.join(f'{w}x{h}' for w, h in sizes)} in {time.monotonic() - started:.1f} s"
         )
 
-    def _add_camera(self, namespace: str, compressed: bool, output_qos: QoSProfile) -> _Camera:
+    def _add_camera(self, namespace: str, compressed: bool, output_qos: QoSProfile) -> CameraStream:
         """Create one camera's output publishers (:meth:`_subscribe` adds its input)."""
         topic = in_namespace(namespace, COMPRESSED_IMAGE if compressed else IMAGE)
         publishers = {
@@ -230,9 +195,9 @@ class SegmentationCore:
                                         in_namespace(namespace, output_topic(name)), output_qos)
             for name in OUTPUTS
         }  # fmt: skip
-        return _Camera(namespace, self.resolve_topic_name(topic), publishers)
+        return CameraStream(namespace, self.resolve_topic_name(topic), publishers)
 
-    def _subscribe(self, camera: _Camera, compressed: bool, input_qos: QoSProfile) -> None:
+    def _subscribe(self, camera: CameraStream, compressed: bool, input_qos: QoSProfile) -> None:
         """Subscribe one camera's image (or image/compressed) and camera_info."""
         topic = in_namespace(camera.namespace, COMPRESSED_IMAGE if compressed else IMAGE)
         message_type = CompressedImage if compressed else Image
@@ -259,14 +224,14 @@ class SegmentationCore:
 
     # -- callbacks (executor thread) -----------------------------------------
 
-    def _on_image(self, camera: _Camera, message: Image | CompressedImage) -> None:
+    def _on_image(self, camera: CameraStream, message: Image | CompressedImage) -> None:
         with self._wake:
             replaced = camera.pending is not None
-            camera.pending = _Frame(message, time.monotonic())
+            camera.pending = Frame(message, time.monotonic())
             self._wake.notify()
         camera.telemetry.on_received(replaced_unprocessed=replaced)
 
-    def _on_camera_info(self, camera: _Camera, message: CameraInfo) -> None:
+    def _on_camera_info(self, camera: CameraStream, message: CameraInfo) -> None:
         problem = camera_info_problem(message)
         if problem is not None:  # the last good one stays in use
             self.get_logger().warning(
@@ -274,111 +239,6 @@ class SegmentationCore:
             )
             return
         camera.camera_info = message
-
-    # -- inference (worker thread) --------------------------------------------
-
-    def _take_frames(self) -> list[tuple[_Camera, _Frame]]:
-        """Wait for a frame of any camera (or a depth frame), then empty every camera's box."""
-        with self._wake:
-            while self._running and not any(c.pending for c in self._cameras) and not self._depth_waiting():
-                self._wake.wait(timeout=0.5)
-            taken = [(c, c.pending) for c in self._cameras if c.pending is not None]
-            for camera, _ in taken:
-                camera.pending = None
-        return taken  # type: ignore[return-value]
-
-    def _depth_waiting(self) -> bool:
-        return self._cloud is not None and self._cloud.has_depth()
-
-    def _decode(self, camera: _Camera, message: Image | CompressedImage) -> DecodedImage | None:
-        try:
-            if isinstance(message, CompressedImage):
-                return decode_compressed(message.format, message.data, max_pixels=self.max_input_pixels)
-            return decode_image(message.encoding, message.height, message.width, message.step, message.is_bigendian,
-                                message.data, max_pixels=self.max_input_pixels)  # fmt: skip
-        except Exception as exc:  # whatever decoding raises, the frame lands in exactly one counter
-            reason = str(exc) if isinstance(exc, ImageEncodingError) else f"{type(exc).__name__}: {exc}"
-            camera.telemetry.on_rejected(reason)
-            self.get_logger().warning(
-                f"{camera.input_topic}: rejected a frame: {reason}", throttle_duration_sec=WARN_THROTTLE_S
-            )
-            return None
-
-    def _inference_loop(self) -> None:
-        while self._running:
-            try:
-                self._process_ready_frames()
-            except Exception as exc:  # the thread must survive anything one frame does (publishing included)
-                if not self._running or not rclpy.ok():
-                    return
-                self.get_logger().error(
-                    f"frame skipped: {type(exc).__name__}: {exc}", throttle_duration_sec=WARN_THROTTLE_S
-                )
-
-    def _process_ready_frames(self) -> None:
-        """Take the newest frame of every camera, decode them, run them as one batch, then the cloud's pairs."""
-        work = []
-        for camera, frame in self._take_frames():
-            wanted = camera.wanted()
-            if not wanted:
-                camera.telemetry.on_unsubscribed()  # nobody listens: no inference at all
-                continue
-            decoded = self._decode(camera, frame.message)
-            if decoded is not None:
-                work.append((camera, frame, decoded, wanted))
-        segmentations = self._run_batch(work) if work else {}
-        if self._cloud is not None:
-            self._cloud.update(segmentations.get(id(self._cameras[0])))
-
-    def _run_batch(self, work: list[tuple[_Camera, _Frame, DecodedImage, set[str]]]) -> dict[int, tuple[int, Any]]:
-        """Segment and publish; the (stamp ns, labels) of each camera (by id) whose cloud is wanted."""
-        wanted = set().union(*(w for *_, w in work))
-        images = [decoded.pixels for _, _, decoded, _ in work]
-        orders = ["bgr" if decoded.order == "bgr" else "rgb" for _, _, decoded, _ in work]
-        at_model = self._values["output_resolution"] == "model"
-        start = time.perf_counter()
-        try:
-            results = self.engine.infer_batch(
-                images, order=orders, confidence="confidence" in wanted, color="color" in wanted,
-                overlay="overlay" in wanted, alpha=self.overlay_alpha, at_model_size=at_model,
-            )  # fmt: skip
-        except Exception as exc:
-            out_of_memory = "out of memory" in str(exc).lower()
-            for camera, *_ in work:
-                camera.telemetry.on_failed()
-            self.get_logger().error(
-                f"inference failed{' (CUDA out of memory)' if out_of_memory else ''}; skipping "
-                f"{len(work)} frame(s): {type(exc).__name__}: {exc}",
-                throttle_duration_sec=WARN_THROTTLE_S,
-            )
-            return {}
-        inference_ms = (time.perf_counter() - start) * 1000.0
-        segmentations = {}
-        for (camera, frame, _, camera_wanted), result in zip(work, results, strict=True):
-            try:
-                self._publish(camera, frame, result, camera_wanted, inference_ms / len(work))
-            except Exception as exc:  # counted, and the other cameras' frames still go out
-                camera.telemetry.on_failed()
-                self.get_logger().error(f"{camera.input_topic}: publishing failed: {type(exc).__name__}: {exc}",
-                                        throttle_duration_sec=WARN_THROTTLE_S)  # fmt: skip
-                continue
-            if POINTS in camera_wanted:
-                segmentations[id(camera)] = (header_stamp_ns(frame.message.header), result.labels)
-        return segmentations
-
-    def _publish(self, camera: _Camera, frame: _Frame, result: Any, wanted: set[str], inference_ms: float) -> None:
-        header = frame.message.header
-        outputs = {"labels": (result.labels, "mono8"), "color": (result.color, "rgb8"),
-                   "overlay": (result.overlay, "rgb8"), "confidence": (result.confidence, "mono8")}  # fmt: skip
-        for name, (pixels, encoding) in outputs.items():
-            if name in wanted and pixels is not None:
-                camera.publishers[name].publish(image_message(header, pixels, encoding))
-        info = camera.camera_info
-        if CAMERA_INFO in wanted and info is not None:
-            height, width = result.labels.shape
-            camera.publishers[CAMERA_INFO].publish(output_camera_info(info, header, width, height))
-        latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
-        camera.telemetry.on_published(latency_ms, inference_ms)
 
     # -- diagnostics (timer, executor thread) ---------------------------------------
 
