@@ -24,6 +24,16 @@ generic ``TYPE`` encodings (``8UC3``, ``32FC1`` ...) only to encodings of
 the same channel count. Errors are :class:`CvBridgeError` (a ``TypeError``,
 as in cv_bridge).
 
+``getCvType`` and ``cvtColorForDisplay`` (:mod:`lednet_ros.msgs.display`)
+are here too, as ``cv_bridge`` exports them, and ``CvBridge`` has its type
+helpers (``encoding_to_cvtype2`` ...). Every generic encoding up to 512
+channels (``8UC5``, ``32FC100``) round-trips with ``passthrough``. One
+choice where cv_bridge refuses: an explicit generic ``encoding="8UC5"`` to
+``cv2_to_imgmsg`` is accepted when it fits the array, as ``passthrough``
+would name it; cv_bridge raises a bare ``KeyError`` there only because its
+Python lookup table stops at 4 channels, while reading that same message
+back works in cv_bridge.
+
 Core module: NumPy and OpenCV only; ``sensor_msgs`` is imported when a
 message is built (``cv2_to_imgmsg`` and ``cv2_to_compressed_imgmsg``).
 """
@@ -31,14 +41,22 @@ message is built (``cv2_to_imgmsg`` and ``cv2_to_compressed_imgmsg``).
 from __future__ import annotations
 
 import array as pyarray
-import re
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from lednet_ros.msgs.display import cvtColorForDisplay
+from lednet_ros.msgs.encodings import (
+    CvBridgeError,
+    convert,
+    cv_type_name,
+    cv_type_parts,
+    dtype_name,
+    encoding_info,
+    getCvType,
+)
 from lednet_ros.msgs.image import byte_view
 
 __all__ = [
@@ -47,81 +65,11 @@ __all__ = [
     "compressed_imgmsg_to_cv2",
     "cv2_to_compressed_imgmsg",
     "cv2_to_imgmsg",
+    "cvtColorForDisplay",
     "encoding_info",
+    "getCvType",
     "imgmsg_to_cv2",
 ]
-
-
-class CvBridgeError(TypeError):
-    """What cv_bridge raises for an unusable encoding, conversion or array (it is a TypeError there too)."""
-
-
-@dataclass(frozen=True)
-class EncodingInfo:
-    """What an encoding string means: element type, channels and colour layout (None: a generic TYPE)."""
-
-    dtype: np.dtype
-    channels: int
-    layout: str | None
-
-
-_COLOUR: dict[str, tuple[str, int, str]] = {
-    "mono8": ("u1", 1, "GRAY"), "mono16": ("u2", 1, "GRAY"),
-    "bgr8": ("u1", 3, "BGR"), "rgb8": ("u1", 3, "RGB"), "bgra8": ("u1", 4, "BGRA"), "rgba8": ("u1", 4, "RGBA"),
-    "bgr16": ("u2", 3, "BGR"), "rgb16": ("u2", 3, "RGB"), "bgra16": ("u2", 4, "BGRA"), "rgba16": ("u2", 4, "RGBA"),
-    "yuv422": ("u1", 2, "UYVY"), "uyvy": ("u1", 2, "UYVY"), "yuv422_yuy2": ("u1", 2, "YUYV"), "yuyv": ("u1", 2, "YUYV"),
-    "bayer_rggb8": ("u1", 1, "BayerBG"), "bayer_bggr8": ("u1", 1, "BayerRG"),
-    "bayer_gbrg8": ("u1", 1, "BayerGR"), "bayer_grbg8": ("u1", 1, "BayerGB"),
-    "bayer_rggb16": ("u2", 1, "BayerBG"), "bayer_bggr16": ("u2", 1, "BayerRG"),
-    "bayer_gbrg16": ("u2", 1, "BayerGR"), "bayer_grbg16": ("u2", 1, "BayerGB"),
-}  # fmt: skip
-"""ROS encoding -> (NumPy element type, channels, colour layout in OpenCV's naming)."""
-
-_GENERIC = re.compile(r"(8U|8S|16U|16S|32S|32F|64F)(?:C([1-4]))?")
-_DEPTH_TYPES = {"8U": "u1", "8S": "i1", "16U": "u2", "16S": "i2", "32S": "i4", "32F": "f4", "64F": "f8"}
-_DTYPE_DEPTHS = {np.dtype(t).str[1:]: depth for depth, t in _DEPTH_TYPES.items()}
-
-_DISPLAY = ("GRAY", "RGB", "BGR", "RGBA", "BGRA")
-_YUV_NAMES = {"UYVY": "Y422", "YUYV": "YUYV"}  # OpenCV's names for encoding to YUV 4:2:2
-
-
-def _conversion_code(source: str, target: str) -> int | None:
-    """OpenCV's cvtColor code from one colour layout to another, or None where cv_bridge has none."""
-    if source in _YUV_NAMES:  # decode YUV 4:2:2
-        name = f"COLOR_YUV2{target}_{source}" if target in _DISPLAY else ""
-    elif target in _YUV_NAMES:  # encode YUV 4:2:2 from colour
-        name = f"COLOR_{source}2YUV_{_YUV_NAMES[target]}" if source in _DISPLAY[1:] else ""
-    elif source.startswith("Bayer"):
-        name = f"COLOR_{source}2{target}" if target in _DISPLAY else ""
-    else:
-        name = f"COLOR_{source}2{target}" if source in _DISPLAY and target in _DISPLAY else ""
-    code = getattr(cv2, name, None) if name else None
-    return code if isinstance(code, int) else None
-
-
-def encoding_info(encoding: str) -> EncodingInfo:
-    """Parse a ROS image encoding (``bgr8``, ``16UC1``, ``32FC3`` ...).
-
-    Raises:
-        CvBridgeError: an encoding cv_bridge does not know.
-    """
-    if encoding in _COLOUR:
-        dtype, channels, layout = _COLOUR[encoding]
-        return EncodingInfo(np.dtype(dtype), channels, layout)
-    match = _GENERIC.fullmatch(encoding.removeprefix("TYPE_") if encoding.startswith("TYPE_") else encoding)
-    if match:
-        return EncodingInfo(np.dtype(_DEPTH_TYPES[match.group(1)]), int(match.group(2) or 1), None)
-    msg = f"Unrecognized image encoding [{encoding}]"
-    raise CvBridgeError(msg)
-
-
-def _cv_type_name(array: np.ndarray) -> str:
-    """``8UC3``-style name of an array's element type and channels (cv_bridge's passthrough encoding)."""
-    depth = _DTYPE_DEPTHS.get(array.dtype.str[1:])
-    if depth is None:
-        msg = f"Unsupported array type {array.dtype}: use uint8, int8, uint16, int16, int32, float32 or float64"
-        raise CvBridgeError(msg)
-    return f"{depth}C{array.shape[2] if array.ndim == 3 else 1}"
 
 
 def imgmsg_to_cv2(msg: Any, desired_encoding: str = "passthrough") -> np.ndarray:
@@ -157,39 +105,7 @@ def imgmsg_to_cv2(msg: Any, desired_encoding: str = "passthrough") -> np.ndarray
         image = image[..., 0]
     if desired_encoding in ("passthrough", msg.encoding):
         return image
-    return _convert(image, msg.encoding, desired_encoding)
-
-
-def _convert(image: np.ndarray, source: str, target: str) -> np.ndarray:
-    """cv_bridge's cvtColor2: colour layout through cvtColor, then bit depth by scaling."""
-    src, dst = encoding_info(source), encoding_info(target)
-    if src.layout is None or dst.layout is None:
-        if src.channels != dst.channels:
-            generic, other = (source, target) if src.layout is None else (target, source)
-            msg = f"[{generic}] is not a color format. but [{other}] is. The conversion does not make sense"
-            raise CvBridgeError(msg)
-    elif src.layout != dst.layout:
-        code = _conversion_code(src.layout, dst.layout)
-        if code is None:
-            msg = f"Unsupported conversion from [{source}] to [{target}]"
-            raise CvBridgeError(msg)
-        try:
-            image = cv2.cvtColor(np.ascontiguousarray(image), code)
-        except cv2.error as exc:  # e.g. YUV 4:2:2 from 16-bit colour: OpenCV takes 8-bit only
-            msg = f"Unsupported conversion from [{source}] to [{target}]: {exc.err}"
-            raise CvBridgeError(msg) from exc
-    if image.dtype == dst.dtype:
-        return image
-    scale = 1.0
-    if image.dtype == np.uint8 and dst.dtype == np.uint16:
-        scale = 65535.0 / 255.0
-    elif image.dtype == np.uint16 and dst.dtype == np.uint8:
-        scale = 255.0 / 65535.0
-    scaled = image.astype(np.float64) * scale
-    if np.issubdtype(dst.dtype, np.integer):  # convertTo: round to nearest, saturate
-        limits = np.iinfo(dst.dtype)
-        scaled = np.clip(np.rint(scaled), limits.min, limits.max)
-    return scaled.astype(dst.dtype)
+    return convert(image, msg.encoding, desired_encoding)
 
 
 def cv2_to_imgmsg(cvim: np.ndarray, encoding: str = "passthrough", header: Any = None) -> Any:
@@ -209,7 +125,7 @@ def cv2_to_imgmsg(cvim: np.ndarray, encoding: str = "passthrough", header: Any =
         msg = "Your input type is not a numpy array"
         raise TypeError(msg)
     array = np.asarray(cvim)
-    cv_type = _cv_type_name(array)
+    cv_type = cv_type_name(array)
     if encoding == "passthrough":
         encoding = cv_type
     else:
@@ -251,7 +167,7 @@ def compressed_imgmsg_to_cv2(msg: Any, desired_encoding: str = "passthrough") ->
     if source is None or image.dtype not in (np.uint8, np.uint16):
         text = f"cannot convert a decoded {channels}-channel {image.dtype} image to [{desired_encoding}]"
         raise CvBridgeError(text)
-    return image if desired_encoding == source else _convert(image, source, desired_encoding)
+    return image if desired_encoding == source else convert(image, source, desired_encoding)
 
 
 def cv2_to_compressed_imgmsg(cvim: np.ndarray, dst_format: str = "jpg") -> Any:
@@ -280,7 +196,24 @@ def cv2_to_compressed_imgmsg(cvim: np.ndarray, dst_format: str = "jpg") -> Any:
 
 
 class CvBridge:
-    """Drop-in for ``cv_bridge.CvBridge``: the same four calls, as methods."""
+    """Drop-in for ``cv_bridge.CvBridge``: the four conversions and the four type helpers, as methods."""
+
+    def encoding_to_cvtype2(self, encoding: str) -> int:
+        """OpenCV's type code of an encoding (:func:`getCvType`)."""
+        return getCvType(encoding)
+
+    def encoding_to_dtype_with_channels(self, encoding: str) -> tuple[str, int]:
+        """``("uint8", 3)`` for ``bgr8``: the NumPy type name and channels of an encoding."""
+        info = encoding_info(encoding)
+        return info.dtype.name, info.channels
+
+    def dtype_with_channels_to_cvtype2(self, dtype: np.dtype, n_channels: int) -> str:
+        """``8UC3`` for (uint8, 3)."""
+        return dtype_name(dtype, n_channels)
+
+    def cvtype2_to_dtype_with_channels(self, cvtype: int) -> tuple[str, int]:
+        """``("uint16", 3)`` for ``cv2.CV_16UC3``."""
+        return cv_type_parts(cvtype)
 
     def imgmsg_to_cv2(self, img_msg: Any, desired_encoding: str = "passthrough") -> np.ndarray:
         """See :func:`imgmsg_to_cv2`."""
