@@ -115,9 +115,10 @@ def run_units(
     bar = tqdm(total=sum(units[i].frames for i in todo), desc=f"{job.describe()['kind']}", unit="frame",
                disable=None if progress else True, dynamic_ncols=True)  # fmt: skip
 
-    def finished(index: int, result: dict[str, Any]) -> None:
+    def finished(index: int, result: dict[str, Any], *, resumed: bool = False) -> None:
         results[index] = result
-        log.add(keys[index], result)
+        if not resumed:
+            log.add(keys[index], result)
         bar.update(units[index].frames)
         if on_result is not None:
             on_result(units[index], result)
@@ -125,7 +126,7 @@ def run_units(
     try:
         for i, key in enumerate(keys):
             if key in log.done:
-                finished(i, log.done[key])
+                finished(i, log.done[key], resumed=True)
         if cluster is not None and todo:
             from lednet_ros.fleet.cluster import run_on_ray  # noqa: PLC0415 (Ray only when asked for)
 
