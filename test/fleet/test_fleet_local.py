@@ -19,7 +19,7 @@ from lednet_ros.inference.options import EngineOptions
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory, checkpoint: object) -> Path:
     """Good bags (sqlite3, MCAP, two cameras), one without labels, and three broken ones."""
-    from fleet_bags import weights_file  # noqa: PLC0415
+    from fleet_bags import weights_file
 
     root = tmp_path_factory.mktemp("fleet")
     weights_file(checkpoint, root)
@@ -103,7 +103,7 @@ def test_units_slice_long_bags_by_receive_time_without_losing_a_frame(fleet: Pat
     units = plan_units([bag], [Camera("/front/image_raw", "/front/labels")], slice_frames=2)
     assert [(u.part, u.parts, u.frames) for u in units] == [(0, 2, 2), (1, 2, 2)]
     assert units[0].stop_ns == units[1].start_ns
-    from lednet_ros.model.classes import load_class_config  # noqa: PLC0415
+    from lednet_ros.model.classes import load_class_config
 
     classes = load_class_config()
     frames = [run(bag, "/front/image_raw", "/front/labels", classes, predictions_topic="/front/labels",
