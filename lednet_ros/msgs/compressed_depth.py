@@ -48,6 +48,7 @@ __all__ = [
     "INV_DEPTH",
     "DepthFormat",
     "compressed_depth_in_metres",
+    "compressed_depth_size",
     "decode_compressed_depth",
     "inverse_depth",
     "parse_depth_format",
@@ -135,6 +136,37 @@ def _decode_rvl(payload: np.ndarray, what: str, max_pixels: int | None) -> np.nd
         raise ImageEncodingError(msg) from None
 
 
+def _split(format_field: str, data: BufferLike) -> tuple[DepthFormat, np.ndarray, float, float, str]:
+    """The format, the payload after the config header, the header's a and b, and a description for errors."""
+    depth_format = parse_depth_format(format_field)
+    buffer = byte_view(data)
+    what = f"compressedDepth frame ({buffer.size} bytes, format {format_field!r})"
+    if buffer.size <= CONFIG_HEADER.size:
+        msg = f"{what}: no payload after the {CONFIG_HEADER.size}-byte config header"
+        raise ImageEncodingError(msg)
+    kind, a, b = CONFIG_HEADER.unpack(buffer[: CONFIG_HEADER.size].tobytes())
+    if kind != INV_DEPTH:
+        msg = f"{what}: config header format {kind}, the plugin writes {INV_DEPTH} (INV_DEPTH)"
+        raise ImageEncodingError(msg)
+    return depth_format, buffer[CONFIG_HEADER.size :], a, b, what
+
+
+def compressed_depth_size(format_field: str, data: BufferLike) -> tuple[int, int]:
+    """(width, height) of a compressedDepth frame from its headers alone (PNG IHDR or RVL prefix); nothing is decoded.
+
+    Raises:
+        ImageEncodingError: what :func:`decode_compressed_depth` refuses in the format and headers.
+    """
+    depth_format, payload, _, _, what = _split(format_field, data)
+    if depth_format.codec == "rvl":
+        return rvl_size(memoryview(payload))
+    if payload_kind(memoryview(payload)) != "png":
+        msg = f"{what}: the payload after the 12-byte config header is not a PNG"
+        raise ImageEncodingError(msg)
+    header = read_header(memoryview(payload))
+    return header.width, header.height
+
+
 def decode_compressed_depth(
     format_field: str, data: BufferLike, *, max_pixels: int | None = None
 ) -> tuple[str, np.ndarray]:
@@ -150,17 +182,7 @@ def decode_compressed_depth(
             payload that is not what the format says or is broken, or a
             size beyond the limits (:class:`~lednet_ros.errors.ImageTooLargeError`).
     """
-    depth_format = parse_depth_format(format_field)
-    buffer = byte_view(data)
-    what = f"compressedDepth frame ({buffer.size} bytes, format {format_field!r})"
-    if buffer.size <= CONFIG_HEADER.size:
-        msg = f"{what}: no payload after the {CONFIG_HEADER.size}-byte config header"
-        raise ImageEncodingError(msg)
-    kind, a, b = CONFIG_HEADER.unpack(buffer[: CONFIG_HEADER.size].tobytes())
-    if kind != INV_DEPTH:
-        msg = f"{what}: config header format {kind}, the plugin writes {INV_DEPTH} (INV_DEPTH)"
-        raise ImageEncodingError(msg)
-    payload = buffer[CONFIG_HEADER.size :]
+    depth_format, payload, a, b, what = _split(format_field, data)
     decode = _decode_png if depth_format.codec == "png" else _decode_rvl
     if depth_format.encoding != "32FC1":
         return depth_format.encoding, decode(payload, what, max_pixels)

@@ -18,7 +18,12 @@ from depth_frames import config_header, dequantize, frame, png_payload, quantize
 
 from lednet_ros.errors import ImageEncodingError, ImageTooLargeError
 from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
-from lednet_ros.msgs.compressed_depth import compressed_depth_in_metres, decode_compressed_depth, parse_depth_format
+from lednet_ros.msgs.compressed_depth import (
+    compressed_depth_in_metres,
+    compressed_depth_size,
+    decode_compressed_depth,
+    parse_depth_format,
+)
 from lednet_ros.msgs.rvl import decode_rvl
 
 RNG = np.random.default_rng(27)
@@ -139,3 +144,12 @@ def test_32fc1_needs_usable_quantization_parameters() -> None:
     # 16UC1 frames carry uninitialised parameters: never read.
     encoding, _ = decode_compressed_depth("16UC1; compressedDepth rvl", data)
     assert encoding == "16UC1"
+
+
+@pytest.mark.parametrize("codec", ["png", "rvl"])
+def test_the_size_is_read_from_the_headers_alone(codec: str) -> None:
+    format_field, data = frame("16UC1", codec, MM)
+    assert compressed_depth_size(format_field, data) == (32, 24)
+    assert compressed_depth_size(format_field, data[: 12 + 33 if codec == "png" else 12 + 8]) == (32, 24)
+    with pytest.raises(ImageEncodingError, match="config header format 1"):
+        compressed_depth_size(format_field, struct.pack("<iff", 1, 0, 0) + data[12:])
