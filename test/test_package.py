@@ -36,6 +36,7 @@ def test_package_xml_is_format_3_with_the_runtime_dependencies() -> None:
         "python3-yaml",
         "rcl_interfaces",  # the node and its parameter table import it
         "lifecycle_msgs",  # rclpy.lifecycle, for segmentation_lifecycle_node
+        "vision_msgs",  # segmentation/label_info
         "python3-matplotlib",
         "python3-pil",
         "python3-rosbags-pip",
