@@ -27,9 +27,10 @@ def quantize(depth: np.ndarray, depth_max: float = 10.0, z0: float = 100.0) -> t
     """The plugin's inverse-depth quantization of float32 metres: (uint16 q, a, b)."""
     a = np.float32(z0) * (np.float32(z0) + np.float32(1.0))
     b = np.float32(1.0) - a / np.float32(depth_max)
-    valid = depth < np.float32(depth_max)  # False for NaN
+    # False for NaN; 0 m (no return) gives a / 0 = inf, whose cast to uint16 is undefined in C++ and 0 on x86.
+    valid = (depth < np.float32(depth_max)) & (depth > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(valid, np.trunc(a / depth.astype(np.float32) + b), 0)
+        q = np.where(valid, np.trunc(a / np.where(valid, depth, 1).astype(np.float32) + b), 0)
     return q.astype(np.uint16), float(a), float(b)
 
 

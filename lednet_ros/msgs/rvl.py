@@ -60,9 +60,10 @@ def rvl_max_bytes(pixels: int) -> int:
 def _numbers(stream: memoryview) -> np.ndarray:
     """The variable-length numbers of an RVL stream, in order (int64); a trailing unfinished one is dropped."""
     usable = len(stream) // 4 * 4
-    words = np.frombuffer(stream[:usable], "<u4")
-    shifts = np.arange(28, -1, -4, dtype=np.uint32)
-    nibbles = ((words[:, None] >> shifts) & 0xF).astype(np.uint8).reshape(-1)
+    # A little-endian word's nibbles, most significant first: its bytes backwards, high nibble before low.
+    octets = np.frombuffer(stream[:usable], np.uint8).reshape(-1, 4)[:, ::-1].reshape(-1)
+    nibbles = np.empty(octets.size * 2, np.uint8)
+    nibbles[0::2], nibbles[1::2] = octets >> 4, octets & 0xF
     ends = np.flatnonzero(nibbles < 8)  # top bit clear: the last group of a number
     if ends.size == 0:
         return np.zeros(0, np.int64)
@@ -71,37 +72,49 @@ def _numbers(stream: memoryview) -> np.ndarray:
     if lengths.max() > _MAX_GROUPS:
         msg = f"RVL stream holds a number of {lengths.max()} groups (at most {_MAX_GROUPS} fit 32 bits)"
         raise ImageEncodingError(msg)
-    used = nibbles[: ends[-1] + 1].astype(np.int64) & 7
-    position = np.arange(used.size) - np.repeat(starts, lengths)
-    return np.add.reduceat(used << (3 * position), starts)
+    values = (nibbles[starts] & 7).astype(np.int64)
+    longer = np.flatnonzero(lengths > 1)  # most numbers take one or two nibbles: only the longer ones go on
+    for group in range(1, int(lengths.max())):
+        values[longer] |= (nibbles[starts[longer] + group] & 7).astype(np.int64) << (3 * group)
+        longer = longer[lengths[longer] > group + 1]
+    return values
 
 
-def _runs(numbers: list[int], pixels: int) -> tuple[list[int], list[int], list[int]]:
-    """For each run with non-zero pixels: its first pixel, its length, and the index of its first difference."""
-    firsts, counts, indices = [], [], []
-    done = index = 0
-    total = len(numbers)
-    while done < pixels:
-        if index >= total:
-            msg = f"RVL stream ends after {done} of {pixels} pixels"
-            raise ImageEncodingError(msg)
-        zeros = numbers[index]
-        nonzeros = numbers[index + 1] if index + 1 < total else 0
-        if zeros + nonzeros > pixels - done:
-            msg = (
-                f"RVL run of {zeros} zero and {nonzeros} non-zero pixels overruns the image at pixel {done} of {pixels}"
-            )
-            raise ImageEncodingError(msg)
-        if nonzeros and index + 2 + nonzeros > total:
-            msg = f"RVL stream ends inside a run, after {done + zeros} of {pixels} pixels"
-            raise ImageEncodingError(msg)
-        if nonzeros:
-            firsts.append(done + zeros)
-            counts.append(nonzeros)
-            indices.append(index + 2)
-        done += zeros + nonzeros
-        index += 2 + nonzeros
-    return firsts, counts, indices
+def _run_starts(numbers: list[int]) -> list[int]:
+    """Where each run's (zeros, non-zeros) pair starts in ``numbers``: a jump over each run's differences."""
+    starts = []
+    index, total = 0, len(numbers)
+    while index < total:
+        starts.append(index)
+        index += 2 + (numbers[index + 1] if index + 1 < total else 0)
+    return starts
+
+
+def _nonzero_runs(numbers: np.ndarray, pixels: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The zeros and non-zeros of each run up to the image's last pixel, and where their numbers end.
+
+    Raises:
+        ImageEncodingError: the runs stop short of ``pixels``, overrun it, or
+            promise differences the stream does not hold.
+    """
+    starts = np.asarray(_run_starts(numbers.tolist()), np.int64)
+    zeros = numbers[starts]
+    has_count = starts + 1 < numbers.size
+    nonzeros = np.where(has_count, numbers[np.minimum(starts + 1, numbers.size - 1)], 0)
+    done = np.cumsum(zeros + nonzeros)
+    last = int(np.searchsorted(done, pixels))  # the run that reaches the last pixel
+    if last == done.size:
+        msg = f"RVL stream ends after {int(done[-1]) if done.size else 0} of {pixels} pixels"
+        raise ImageEncodingError(msg)
+    if done[last] > pixels:
+        before = int(done[last - 1]) if last else 0
+        msg = f"RVL run of {zeros[last]} zero and {nonzeros[last]} non-zero pixels overruns the image at pixel {before} of {pixels}"
+        raise ImageEncodingError(msg)
+    end = int(starts[last]) + 2 + int(nonzeros[last])
+    if end > numbers.size + (0 if nonzeros[last] else 1):
+        msg = f"RVL stream ends inside its last run ({numbers.size} numbers, the runs need {end})"
+        raise ImageEncodingError(msg)
+    return zeros[: last + 1], nonzeros[: last + 1], min(end, numbers.size)
 
 
 def decode_rvl(stream: memoryview, width: int, height: int) -> np.ndarray:
@@ -120,13 +133,15 @@ def decode_rvl(stream: memoryview, width: int, height: int) -> np.ndarray:
         msg = f"RVL stream of {len(stream)} bytes is longer than any for {width}x{height} ({rvl_max_bytes(pixels)})"
         raise ImageEncodingError(msg)
     numbers = _numbers(stream)
-    firsts, counts, indices = _runs(numbers.tolist(), pixels)
+    zeros, nonzeros, end = _nonzero_runs(numbers, pixels)
+    runs = zeros.size
+    # Which pixels are non-zero, and which numbers are differences: each run's pattern repeated by its counts.
+    at_pixels = np.repeat(np.tile(np.array([False, True]), runs), np.stack([zeros, nonzeros], 1).reshape(-1))
+    pair = np.ones(runs, np.int64)
+    is_difference = np.repeat(np.tile(np.array([False, False, True]), runs),
+                              np.stack([pair, pair, nonzeros], 1).reshape(-1))[:end]  # fmt: skip
+    coded = numbers[:end][is_difference]
+    differences = (coded >> 1) ^ -(coded & 1)  # zigzag
     image = np.zeros(pixels, np.uint16)
-    if counts:
-        lengths = np.asarray(counts, np.int64)
-        offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        where = np.repeat(np.asarray(firsts, np.int64), lengths) + offsets
-        coded = numbers[np.repeat(np.asarray(indices, np.int64), lengths) + offsets]
-        differences = (coded >> 1) ^ -(coded & 1)  # zigzag
-        image[where] = (np.cumsum(differences) & 0xFFFF).astype(np.uint16)
+    image[at_pixels] = (np.cumsum(differences) & 0xFFFF).astype(np.uint16)
     return image.reshape(height, width)
