@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,3 +53,55 @@ def cli(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 
         [sys.executable, "-m", "lednet_ros", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}, check=False,
     )  # fmt: skip
+
+
+def build_fleet(base: Path, checkpoint: object) -> Path:
+    """The tests' fleet, built once per session under ``base``: good bags, one without labels, broken ones.
+
+    ``day1/long`` lasts long enough (tenths of a second) for a test to kill the worker running it.
+    """
+    root = base / "fleet"
+    if (root / "ready").exists():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    weights_file(checkpoint, root)
+    write_bag(root / "bags/day1/a", 3, seed=1, cameras=("/front", "/rear"))
+    write_bag(root / "bags/day1/b", 4, seed=2, storage="mcap")
+    write_bag(root / "bags/day1/long", LONG_FRAMES, seed=7, size=(128, 64))
+    write_bag(root / "bags/day2/unlabelled", 2, seed=3, labels=False)
+    write_bag(root / "bags/day2/big", 2, seed=4, big_frame=True)
+    write_bag(root / "bags/day2/truncated", 6, seed=5)
+    db = next((root / "bags/day2/truncated").glob("*.db3"))
+    db.write_bytes(db.read_bytes()[:6000])
+    write_bag(root / "bags/day2/broken", 2, seed=6)
+    (root / "bags/day2/broken/metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
+    (root / "ready").touch()
+    return root
+
+
+LONG_FRAMES = 30
+FLEET_FRAMES = 3 + 3 + 4 + LONG_FRAMES + 2
+"""Frames the fleet scores: a's two cameras, b, long, and big's two (its oversized frame skipped)."""
+
+
+def fleet_args(root: Path, out: Path, *extra: str) -> list[str]:
+    """``evaluate`` of the whole fleet, both cameras, small frame limit (big's big frame is skipped)."""
+    return [str(root / "bags"), "--image-topic", "/front/image_raw", "--label-topic", "/front/labels",
+            "--image-topic", "/rear/image_raw", "--label-topic", "/rear/labels", "--weights",
+            str(root / "weights.pt"), "--max-input-pixels", "9000", *MODEL, "--out", str(out), *extra]  # fmt: skip
+
+
+def evaluate_in_process(root: Path, out: Path, *extra: str) -> tuple[int, dict]:
+    """``lednet-ros evaluate`` of the fleet in this process: exit status and report."""
+    from lednet_ros.commands.evaluate import main
+
+    status = main(fleet_args(root, out, *extra))
+    return status, json.loads((out / "report.json").read_text())
+
+
+def expected_report(root: Path) -> dict:
+    """The in-process report of the fleet, computed once per session (test_fleet_local checks it)."""
+    out = root / "expected"
+    if not (out / "report.json").exists():
+        evaluate_in_process(root, out)
+    return json.loads((out / "report.json").read_text())

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from fleet_bags import MODEL, write_bag
+from fleet_bags import FLEET_FRAMES, build_fleet, evaluate_in_process, expected_report
 
 from lednet_ros.commands.evaluate import main as evaluate
 from lednet_ros.evaluation.offline import run
@@ -16,30 +15,9 @@ from lednet_ros.fleet.units import Camera, find_bags, plan_units
 from lednet_ros.inference.options import EngineOptions
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory, checkpoint: object) -> Path:
-    """Good bags (sqlite3, MCAP, two cameras), one without labels, and three broken ones."""
-    from fleet_bags import weights_file
-
-    root = tmp_path_factory.mktemp("fleet")
-    weights_file(checkpoint, root)
-    write_bag(root / "bags/day1/a", 3, seed=1, cameras=("/front", "/rear"))
-    write_bag(root / "bags/day1/b", 4, seed=2, storage="mcap")
-    write_bag(root / "bags/day2/unlabelled", 2, seed=3, labels=False)
-    write_bag(root / "bags/day2/big", 2, seed=4, big_frame=True)
-    write_bag(root / "bags/day2/truncated", 6, seed=5)
-    db = next((root / "bags/day2/truncated").glob("*.db3"))
-    db.write_bytes(db.read_bytes()[:6000])
-    write_bag(root / "bags/day2/broken", 2, seed=6)
-    (root / "bags/day2/broken/metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
-    return root
-
-
-def evaluate_fleet(fleet: Path, out: Path, *extra: str) -> tuple[int, dict]:
-    status = evaluate([str(fleet / "bags"), "--image-topic", "/front/image_raw", "--label-topic", "/front/labels",
-                       "--image-topic", "/rear/image_raw", "--label-topic", "/rear/labels", "--weights",
-                       str(fleet / "weights.pt"), "--max-input-pixels", "5000", *MODEL, "--out", str(out), *extra])  # fmt: skip
-    return status, json.loads((out / "report.json").read_text())
+    return build_fleet(tmp_path_factory.getbasetemp(), checkpoint)
 
 
 def untimed(report: dict) -> dict:
@@ -53,20 +31,27 @@ def single_bag_sum(fleet: Path) -> np.ndarray:
     engine = EngineOptions(str(fleet / "weights.pt"), precision="fp32", model_size=(64, 32), threads=1,
                            backend="onnxruntime").build_engine()  # fmt: skip
     total = np.zeros((19, 19), np.int64)
-    for bag, cameras in (("day1/a", ("/front", "/rear")), ("day1/b", ("/front",)), ("day2/big", ("/front",))):
+    bags = (
+        ("day1/a", ("/front", "/rear")),
+        ("day1/b", ("/front",)),
+        ("day1/long", ("/front",)),
+        ("day2/big", ("/front",)),
+    )
+    for bag, cameras in bags:
         for camera in cameras:
             result = run(fleet / "bags" / bag, f"{camera}/image_raw", f"{camera}/labels", engine.classes,
-                         engine=engine, progress=False, max_pixels=5000)  # fmt: skip
+                         engine=engine, progress=False, max_pixels=9000)  # fmt: skip
             total += result.confusion
     return total
 
 
 def test_a_fleet_scores_as_the_sum_of_its_bags_and_lists_what_failed(fleet: Path, tmp_path: Path) -> None:
-    status, report = evaluate_fleet(fleet, tmp_path / "out")
+    status, report = evaluate_in_process(fleet, fleet / "expected")  # what the Ray tests compare with
+    assert report == expected_report(fleet)
     assert status == 3  # some bags failed: documented exit status
     assert "ray" not in sys.modules  # no Ray option: never imported
     assert np.array_equal(np.asarray(report["confusion"]), single_bag_sum(fleet))
-    assert report["frames"] == 3 + 3 + 4 + 2
+    assert report["frames"] == FLEET_FRAMES
     rows = {(Path(r["bag"]).name, r["camera"]): r for r in report["per_bag"]}
     assert rows[("broken", "/front/image_raw")]["status"] == "failed"
     assert "metadata" in rows[("broken", "/front/image_raw")]["reason"]
@@ -79,23 +64,23 @@ def test_a_fleet_scores_as_the_sum_of_its_bags_and_lists_what_failed(fleet: Path
     assert scored == sorted(scored)  # worst first
     assert set(report["per_camera"]) == {"/front/image_raw", "/rear/image_raw"}
     for name in ("report.md", "confusion.png", "per_class_iou.png", "miou_histogram.png"):
-        assert (tmp_path / "out" / name).stat().st_size > 0
+        assert (fleet / "expected" / name).stat().st_size > 0
 
 
 def test_a_rerun_resumes_from_the_finished_units(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    _, first = evaluate_fleet(fleet, out)
+    _, first = evaluate_in_process(fleet, out)
     log = out / "units.jsonl"
     lines = log.read_text().splitlines()
-    assert len(lines) == 10  # 6 bags x 2 cameras, but a bag that does not open is one unit for both
+    assert len(lines) == 12  # 7 bags x 2 cameras, but a bag that does not open is one unit for both
     log.write_text("\n".join([*lines[:5], lines[5][:20]]) + "\n")  # a crash cut the 6th line short
-    _, resumed = evaluate_fleet(fleet, out)
+    _, resumed = evaluate_in_process(fleet, out)
     assert untimed(resumed) == untimed(first)
-    assert len(log.read_text().splitlines()) == 5 + 1 + 5  # the 5 kept, the cut line, 5 recomputed
-    _, again = evaluate_fleet(fleet, out)
-    assert again == resumed and len(log.read_text().splitlines()) == 11  # nothing left to do
-    _, forced = evaluate_fleet(fleet, out, "--force")
-    assert untimed(forced) == untimed(first) and len(log.read_text().splitlines()) == 10
+    assert len(log.read_text().splitlines()) == 5 + 1 + 7  # the 5 kept, the cut line, 7 recomputed
+    _, again = evaluate_in_process(fleet, out)
+    assert again == resumed and len(log.read_text().splitlines()) == 13  # nothing left to do
+    _, forced = evaluate_in_process(fleet, out, "--force")
+    assert untimed(forced) == untimed(first) and len(log.read_text().splitlines()) == 12
 
 
 def test_units_slice_long_bags_by_receive_time_without_losing_a_frame(fleet: Path) -> None:
@@ -114,6 +99,6 @@ def test_units_slice_long_bags_by_receive_time_without_losing_a_frame(fleet: Pat
 def test_bags_are_found_in_folders_and_a_missing_path_is_one_error(fleet: Path, tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     found = find_bags([fleet / "bags", fleet / "bags/day1/a"])
-    assert [p.name for p in found] == ["a", "b", "big", "broken", "truncated", "unlabelled"]
+    assert [p.name for p in found] == ["a", "b", "long", "big", "broken", "truncated", "unlabelled"]
     assert evaluate([str(fleet / "bags"), str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip().endswith("nothing: no such bag or folder")
