@@ -11,6 +11,7 @@ back.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,10 +42,11 @@ class Job(Protocol):
 
 
 def unit_fields(unit: Unit) -> dict[str, Any]:
-    """What identifies a unit in its result and in the reports."""
+    """What identifies a unit in its result and in the reports, with the worker's process and its peak memory."""
     return {
         "bag": unit.bag, "image_topic": unit.camera.image_topic, "label_topic": unit.camera.label_topic,
         "part": unit.part, "parts": unit.parts, "pid": os.getpid(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }  # fmt: skip
 
 

@@ -40,7 +40,7 @@ def _kill_cluster(marker: str) -> None:
             continue
     for process in mine:
         process.terminate()
-    _, alive = psutil.wait_procs(mine, timeout=5)
+    _, alive = psutil.wait_procs(mine, timeout=2)
     for process in alive:
         process.kill()
 
