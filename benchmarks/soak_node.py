@@ -27,6 +27,7 @@ from lednet_ros.inference.options import EngineOptions
 from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros.diagnostics import DEVICE, camera_values
 from lednet_ros.ros.node_process import engine_parameters, node_command, stop_node_process
+from lednet_ros.ros.transport import apply_large_image_profile
 
 __all__ = ["run_soak"]
 
@@ -43,6 +44,7 @@ def run_soak(settings: SoakSettings, options: EngineOptions) -> SoakOutcome:
         LednetError: the node did not come up, or exited during the soak.
     """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    apply_large_image_profile()  # camera-sized frames over shared memory, here and in the node started next
     namespace = f"soak_{os.getpid()}"
     process = _start_node(settings, options, namespace)
     try:

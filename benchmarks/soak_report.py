@@ -12,10 +12,10 @@ from typing import Any
 
 from soak_ledger import SoakOutcome, SoakSettings, rss_growth_percent
 
-from lednet_ros.evaluation.report import pyplot
+from lednet_ros.evaluation.report import loss_text, pyplot
 from lednet_ros.evaluation.stats import percentiles
 from lednet_ros.inference.options import EngineOptions
-from lednet_ros.ros.diagnostics import DROPPED, PRECISION, RECEIVED, WEIGHTS, counter
+from lednet_ros.ros.diagnostics import DROPPED, PRECISION, RECEIVED, WEIGHTS, counter, frame_losses
 
 __all__ = ["MAX_GAP_S", "RSS_GROWTH_LIMIT_PERCENT", "build_report", "markdown", "write_png"]
 
@@ -78,6 +78,7 @@ def _summary(settings: SoakSettings, outcome: SoakOutcome) -> dict[str, Any]:
         "node_received": received,
         "node_dropped": counter(status, DROPPED) if DROPPED in status else None,
         "lost_before_node": None if received is None else ledger.sent - received,
+        "losses": frame_losses(ledger.sent, status, ledger.outputs) if RECEIVED in status else None,
         "unmatched_outputs": ledger.unmatched,
         "unmatched_examples": ledger.unmatched_examples,
         "out_of_order_outputs": ledger.out_of_order,
@@ -138,7 +139,8 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         f"{s['outputs']} outputs, {_figure(s['node_received'], 'd')} frames reached the node, "
         f"{_figure(s['node_dropped'], 'd')} dropped by it (newest frame wins), "
         f"{_figure(s['lost_before_node'], 'd')} lost before it (best-effort transport), "
-        f"{s['out_of_order_outputs']} outputs out of stamp order. Longest output gap after warm-up: "
+        f"{s['out_of_order_outputs']} outputs out of stamp order. Where the frames went: "
+        f"{loss_text(s['losses']) if s['losses'] else 'unknown (no /diagnostics)'}. Longest output gap after warm-up: "
         f"{s['max_gap_s']:.2f} s, ending at t = {_figure(s['max_gap_ended_at_s'])} s.",
         f"RSS (period medians): {_figure(s['rss_start_mib'])} MiB at the start, baseline "
         f"{_figure(s['rss_baseline_mib'])} MiB after warm-up, {_figure(s['rss_end_mib'])} MiB at the end "

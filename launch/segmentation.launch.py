@@ -15,6 +15,7 @@ default. The rules are in :mod:`lednet_ros.ros.launch_arguments`.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -23,11 +24,13 @@ from launch import Action, LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnShutdown
 from launch_ros.actions import Node
+from launch_ros.utilities import make_namespace_absolute, prefix_namespace
 
 from lednet_ros.errors import LednetError
 from lednet_ros.ros import launch_arguments as rules
 from lednet_ros.ros.parameters import PARAMETERS
 from lednet_ros.ros.topics import NODE_NAME
+from lednet_ros.ros.transport import PROFILE_VARIABLES, large_image_environment, large_image_profile
 
 # launch argument -> (default, description); those that are not node parameters
 LAUNCH_ARGUMENTS = {
@@ -38,7 +41,11 @@ LAUNCH_ARGUMENTS = {
     "camera_info_topic": ("/camera/camera_info", "camera_info topic of that camera"),
     "image_topics": ("", "several cameras, one per image topic, e.g. [/front/image_raw,/rear/image_raw]"),
     "managed": ("false", "true: the lifecycle node segmentation_lifecycle_node (configure/activate it)"),
-    "large_images": ("false", "true: the node uses config/fastdds_large_images.xml (64 MB shared memory)"),
+    "large_images": (
+        "auto",
+        "the node's Fast DDS profile config/fastdds_large_images.xml (64 MB shared memory): "
+        "auto = unless FASTRTPS_/FASTDDS_DEFAULT_PROFILES_FILE is set or another RMW runs; true; false",
+    ),
     "rviz": ("false", "also start rviz2, showing this node's outputs"),
 }
 
@@ -50,21 +57,41 @@ def _truth(text: str, name: str) -> bool:
     return text.lower() == "true"
 
 
-def _rviz(share: Path, namespace: str, cameras: list[str]) -> list[Action]:
+def _node_namespace(context: LaunchContext, namespace: str) -> str:
+    """The node's namespace as launch_ros resolves it: ``namespace`` under any ``PushRosNamespace`` around us."""
+    pushed = context.launch_configurations.get("ros_namespace")
+    return make_namespace_absolute(prefix_namespace(pushed, namespace)) or "/"
+
+
+def _rviz_config(share: Path, node_namespace: str, cameras: list[str]) -> Path:
+    """A temporary .rviz file whose displays name this node's resolved output topics."""
+    template = (share / "config" / "segmentation.rviz").read_text(encoding="utf-8")
+    with tempfile.NamedTemporaryFile("w", prefix="lednet_ros_", suffix=".rviz", delete=False) as handle:
+        handle.write(rules.rviz_config(template, node_namespace, cameras))
+    return Path(handle.name)
+
+
+def _rviz(share: Path, node_namespace: str, cameras: list[str]) -> list[Action]:
     """rviz2 with a config of this node's topics (removed at shutdown); a missing rviz2 raises before anything starts."""
     try:
         get_package_prefix("rviz2")
     except PackageNotFoundError:
         msg = "rviz:=true, but rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2); nothing was started"
         raise LednetError(msg) from None
-    template = (share / "config" / "segmentation.rviz").read_text(encoding="utf-8")
-    with tempfile.NamedTemporaryFile("w", prefix="lednet_ros_", suffix=".rviz", delete=False) as handle:
-        handle.write(rules.rviz_config(template, namespace, cameras))
-    config = Path(handle.name)
+    config = _rviz_config(share, node_namespace, cameras)
     return [
         Node(package="rviz2", executable="rviz2", arguments=["-d", str(config)], output="screen"),
         RegisterEventHandler(OnShutdown(on_shutdown=lambda *_: config.unlink(missing_ok=True))),
     ]
+
+
+def _large_images_env(share: Path, choice: str) -> dict[str, str] | None:
+    """The node's extra environment for the ``large_images`` argument (see lednet_ros.ros.transport)."""
+    if choice.lower() == "auto":
+        return large_image_environment(os.environ, large_image_profile(share)) or None
+    if _truth(choice, "large_images"):
+        return dict.fromkeys(PROFILE_VARIABLES, str(large_image_profile(share)))
+    return None
 
 
 def _actions(context: LaunchContext) -> list[Action]:
@@ -83,7 +110,6 @@ def _actions(context: LaunchContext) -> list[Action]:
         overrides["cameras"], remaps = rules.cameras_from_image_topics(topics)  # type: ignore[arg-type]
     cameras = overrides.get("cameras") or rules.file_value(files, "cameras") or [""]
     namespace = given["namespace"]
-    env = {"FASTRTPS_DEFAULT_PROFILES_FILE": str(share / rules.LARGE_IMAGES_PROFILE)}
     actions: list[Action] = [Node(
         package="lednet_ros",
         executable="segmentation_lifecycle_node" if _truth(given["managed"], "managed") else "segmentation_node",
@@ -91,12 +117,12 @@ def _actions(context: LaunchContext) -> list[Action]:
         namespace=namespace,
         parameters=[*map(str, files), overrides],
         remappings=remaps,
-        additional_env=env if _truth(given["large_images"], "large_images") else None,
+        additional_env=_large_images_env(share, given["large_images"]),
         output="screen",
         emulate_tty=True,
     )]  # fmt: skip
     if _truth(given["rviz"], "rviz"):
-        actions += _rviz(share, namespace, list(cameras))
+        actions += _rviz(share, _node_namespace(context, namespace), list(cameras))
     return actions
 
 

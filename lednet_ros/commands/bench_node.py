@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lednet_ros.commands.args import add_engine_arguments, engine_options, positive_int, run_guarded, size_argument
 from lednet_ros.evaluation.report import write_results
-from lednet_ros.ros.node_bench import NodeBenchSettings, markdown_table, run
+from lednet_ros.ros.node_bench import NodeBenchSettings, loss_table, markdown_table, run
 
 __all__ = ["build_parser", "main"]
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         rows = run(settings, options)
-        table = markdown_table(rows)
+        table = markdown_table(rows) + "\n\nWhere the measured frames went:\n\n" + loss_table(rows)
         command = "lednet-ros bench-node " + " ".join(argv if argv is not None else sys.argv[1:])
         print(table)
         md, js = write_results(args.out, "bench_node", command, table, {"rows": [asdict(r) for r in rows]})

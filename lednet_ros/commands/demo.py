@@ -38,6 +38,7 @@ from lednet_ros.commands.args import (
 from lednet_ros.data.generate import drive_is_current, generate_drive
 from lednet_ros.data.image_files import write_png
 from lednet_ros.data.synthetic import street_scene
+from lednet_ros.evaluation.report import loss_text
 
 if TYPE_CHECKING:
     from typing import Any
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{latency['p50']} ms / p95 {latency['p95']} ms; mIoU of the node's output {100 * result['miou']:.1f}% "
             f"on {result['frames']} frames"
         )
+        if figures.get("losses"):
+            print(f"  where frames went: {loss_text(figures['losses'])}")
         replay_dir = args.out / "replay"
         for name in ["report.md", "overlay.gif", "latency.png", "samples.png", "per_class_iou.png"]:
             if (replay_dir / name).exists():

@@ -196,6 +196,18 @@ def evaluation_markdown(report: dict[str, Any], names: Sequence[str]) -> str:
     ])  # fmt: skip
 
 
+def loss_text(losses: dict[str, int]) -> str:
+    """Where the frames went, in path order, as one line (``sent 40: lost before the node 0, dropped 2, ...``)."""
+    parts = [f"{key.replace('_', ' ')} {value}" for key, value in losses.items() if key != "sent"]
+    return f"sent {losses['sent']}: " + ", ".join(parts)
+
+
+def _loss_lines(losses: dict[str, int] | None) -> list[str]:
+    if losses is None:
+        return ["- where frames went: unknown (no /diagnostics from the node)"]
+    return [f"- where frames went: {loss_text(losses)}"]
+
+
 def replay_markdown(report: dict[str, Any], names: Sequence[str]) -> str:
     """``report.md`` of a replay through the live node, from the replay's report data."""
     replay = report["replay"]
@@ -206,6 +218,7 @@ def replay_markdown(report: dict[str, Any], names: Sequence[str]) -> str:
         f"- frames sent {replay['frames_sent']}, outputs received {replay['outputs_received']}, lost "
         f"{replay['frames_lost']} (the node's own drop counter: {replay['dropped_by_node']}, rejected: "
         f"{replay['rejected_by_node']}); corrupt bag messages skipped: {report['corrupt_messages']}",
+        *_loss_lines(replay.get("losses")),
         f"- input {replay['input_hz']} Hz, output **{replay['output_hz']} Hz**",
         f"- publish-to-labels latency p50 **{latency['p50']} ms**, p95 {latency['p95']} ms, max {latency['max']} ms"
         f" (node inference p50 {replay['node_inference_p50_ms']} ms)",

@@ -59,16 +59,16 @@ class SemanticCloud:
         qos: tuple[QoSProfile, QoSProfile],
         max_pixels: Callable[[], int] | None = None,
     ) -> None:
-        """Subscribe ``depth_topic`` and its camera_info, publish on ``points_topic``.
+        """Publish on ``points_topic``; :meth:`subscribe` adds ``depth_topic`` and its camera_info.
 
         ``palette`` is the 256 x 3 RGB of each label; ``wake`` is the
-        condition the inference thread waits on; ``qos`` is (input, output);
+        condition the inference thread waits on; ``qos`` is (input, output): the input's is :meth:`subscribe`'s;
         ``max_pixels`` gives the node's current ``max_input_pixels``, which
         depth frames obey as colour frames do (None: only the side and aspect limits).
         """
-        input_qos, output_qos = qos
+        _, output_qos = qos
         self.topic = node.resolve_topic_name(depth_topic)
-        info_topic = posixpath.join(posixpath.dirname(self.topic), CAMERA_INFO)
+        self.info_topic = posixpath.join(posixpath.dirname(self.topic), CAMERA_INFO)
         self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
         self._logger = node.get_logger()
         self._stride = stride
@@ -84,12 +84,15 @@ class SemanticCloud:
         self._build_ms = 0.0
         self._without_camera_info = 0
         self._rejected = 0
-        node.create_subscription(Image, self.topic, self._on_depth, input_qos)
-        node.create_subscription(CameraInfo, info_topic, self._on_camera_info, input_qos)
         self._logger.info(
-            f"semantic point cloud from {self.topic} (camera_info {info_topic}) on "
+            f"semantic point cloud from {self.topic} (camera_info {self.info_topic}) on "
             f"{node.resolve_topic_name(points_topic)}"
         )
+
+    def subscribe(self, node: Node, input_qos: QoSProfile) -> None:
+        """Subscribe the depth image and its camera_info (the node's activate step; deactivate destroys them)."""
+        node.create_subscription(Image, self.topic, self._on_depth, input_qos)
+        node.create_subscription(CameraInfo, self.info_topic, self._on_camera_info, input_qos)
 
     def wanted(self) -> bool:
         """Whether somebody subscribes to the cloud (it is computed only then)."""

@@ -37,10 +37,12 @@ __all__ = [
     "LATENCY_MAX_MS",
     "LATENCY_P50_MS",
     "LATENCY_P95_MS",
+    "LOSS_COLUMNS",
     "OUTPUTS",
     "OUTPUT_RATE_HZ",
     "PRECISION",
     "PROCESSED",
+    "PUBLISHED_PREFIX",
     "RECEIVED",
     "REJECTED",
     "UNSUBSCRIBED",
@@ -49,8 +51,11 @@ __all__ = [
     "camera_summary",
     "camera_values",
     "counter",
+    "counter_differences",
+    "frame_losses",
     "frames_balance",
     "is_camera_status",
+    "published_key",
     "status_name",
 ]
 
@@ -63,6 +68,16 @@ FAILED = "failed"
 UNSUBSCRIBED = "unsubscribed"
 HANDLED = (PROCESSED, DROPPED, REJECTED, FAILED, UNSUBSCRIBED)
 COUNTERS = (RECEIVED, *HANDLED)
+
+PUBLISHED_PREFIX = "published_"
+"""``published_<output>``: messages the node published on that output (``published_labels``, ...); a tool that
+received fewer lost them after the node (its own queue, or the writer's history replacing them)."""
+
+
+def published_key(output: str) -> str:
+    """The key of the published count of ``output`` (an output name such as ``labels``)."""
+    return f"{PUBLISHED_PREFIX}{output}"
+
 
 # Rates and timings (text with a fixed number of decimals).
 INPUT_RATE_HZ = "input_rate_hz"
@@ -129,6 +144,36 @@ def frames_balance(values: Mapping[str, str]) -> bool:
     return counter(values, RECEIVED) == sum(counter(values, key) for key in HANDLED)
 
 
+LOSS_COLUMNS = ("sent", "lost_before_node", DROPPED, REJECTED, FAILED, UNSUBSCRIBED, "lost_after_node", "received")
+"""Where every frame a tool sent went, in path order: each sent frame is in exactly one column after ``sent``
+(``received`` are those that came back), so a gap is never called "lost" without saying where."""
+
+
+def frame_losses(sent: int, node: Mapping[str, str], received: int, output: str = "labels") -> dict[str, int]:
+    """A tool's frames by where they went: the :data:`LOSS_COLUMNS`.
+
+    ``node`` holds the node's counters over the same frames (differences of
+    two readings where the tool counted from a mark), ``received`` what the
+    tool got back on ``output``. Lost before the node: sent but never
+    received by it (the transport); lost after: published on ``output`` but
+    never received by the tool (its queue, or the writer's history replacing
+    a message the tool had not taken yet).
+    """
+    return {
+        "sent": sent,
+        "lost_before_node": sent - counter(node, RECEIVED),
+        **{key: counter(node, key) for key in (DROPPED, REJECTED, FAILED, UNSUBSCRIBED)},
+        "lost_after_node": counter(node, published_key(output)) - received,
+        "received": received,
+    }
+
+
+def counter_differences(after: Mapping[str, str], before: Mapping[str, str]) -> dict[str, str]:
+    """Every counter of ``after`` (frame counters and published counts) less its value in ``before``."""
+    keys = [key for key in after if key in COUNTERS or key.startswith(PUBLISHED_PREFIX)]
+    return {key: str(counter(after, key) - counter(before, key)) for key in keys}
+
+
 def camera_summary(snapshot: TelemetrySnapshot, *, subscribed: bool, rate_warn_fraction: float) -> tuple[bool, str]:
     """(warn, message) of a camera's status.
 
@@ -165,6 +210,7 @@ def camera_status_values(
         FAILED: str(s.failed), UNSUBSCRIBED: str(s.unsubscribed),
         OUTPUTS: ",".join(outputs) or "none", DEVICE: device, PRECISION: precision, BACKEND: backend, WEIGHTS: weights,
         LAST_REJECT_REASON: s.last_reject_reason,
+        **{published_key(name): str(count) for name, count in s.published},
     }  # fmt: skip
     if cloud is not None:
         values.update({

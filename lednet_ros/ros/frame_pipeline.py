@@ -138,9 +138,11 @@ class FramePipeline:
         for name, (pixels, encoding) in outputs.items():
             if name in wanted and pixels is not None:
                 camera.publishers[name].publish(image_message(header, pixels, encoding))
+                camera.telemetry.on_output(name)
         info = camera.camera_info
         if CAMERA_INFO in wanted and info is not None:
             height, width = result.labels.shape
             camera.publishers[CAMERA_INFO].publish(output_camera_info(info, header, width, height))
+            camera.telemetry.on_output(CAMERA_INFO)
         latency_ms = (self.get_clock().now().nanoseconds - header_stamp_ns(header)) / 1e6
         camera.telemetry.on_published(latency_ms, inference_ms)

@@ -55,8 +55,11 @@ __all__ = [
     "rviz_config",
 ]
 
-NOT_GIVEN = ""
-"""The launch default of every parameter argument: not given, the files or the node's default decide."""
+NOT_GIVEN = "<not given>"
+"""The launch default of every parameter argument: not given, the files or the node's default decide.
+
+Nobody types it (``<`` and ``>`` are in no topic, file or enum value), so ``weights:=''`` or
+``depth_topic:=''`` typed on the command line is an override that clears what a preset or params file set."""
 PRESETS_FOLDER = "config/presets"
 """Inside the package's share directory: one ``<name>.yaml`` parameters file per computer class."""
 
@@ -185,16 +188,20 @@ def output_topics(node_namespace: str, cameras: Sequence[str]) -> list[dict[str,
 def rviz_config(template: str, node_namespace: str, cameras: Sequence[str]) -> str:
     """The rviz2 config ``template`` with its displays repeated per camera and pointed at its topics.
 
+    ``node_namespace`` is the node's resolved namespace (with any ``PushRosNamespace`` applied).
+
     The template's displays name topics ``/segmentation/<output>``; each copy
     names the node's resolved topic of that output instead.
     """
     config = yaml.safe_load(template)
     manager = config["Visualization Manager"]
     displays = []
-    for camera, topics in zip(cameras, output_topics(node_namespace, cameras), strict=True):
+    for index, (camera, topics) in enumerate(zip(cameras, output_topics(node_namespace, cameras), strict=True)):
         for display in manager["Displays"]:
             copy = yaml.safe_load(yaml.safe_dump(display))
             output = copy["Topic"]["Value"].rpartition("/")[2]
+            if output == POINTS and index > 0:
+                continue  # only the first camera has the depth input, so only it has a cloud
             copy["Topic"]["Value"] = topics[output]
             if len(cameras) > 1 or camera.strip("/"):
                 copy["Name"] = f"{copy['Name']} ({camera.strip('/') or 'node namespace'})"

@@ -53,8 +53,12 @@ class SegmentationLifecycleNode(SegmentationCore, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Subscribe the cameras; inference and diagnostics start."""
-        self._activate()
+        """Subscribe the cameras; inference and diagnostics start. FAILURE (and still inactive) with the reason."""
+        try:
+            self._activate()
+        except Exception as exc:  # _activate destroyed what it created: the node is inactive, as before
+            self.get_logger().error(f"activate failed: {type(exc).__name__}: {exc}")
+            return TransitionCallbackReturn.FAILURE
         return TransitionCallbackReturn.SUCCESS
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

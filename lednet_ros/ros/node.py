@@ -53,6 +53,9 @@ from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS,
 
 __all__ = ["SegmentationCore", "SegmentationNode", "main"]
 
+_JOIN_REPORT_S = 5.0
+"""While deactivate waits for a slow batch, it says so this often."""
+
 
 class SegmentationCore(FramePipeline):
     """The node's work, shared by :class:`SegmentationNode` and the managed ``SegmentationLifecycleNode``.
@@ -120,16 +123,27 @@ class SegmentationCore(FramePipeline):
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
     def _activate(self) -> None:
-        """Subscribe the cameras, start the diagnostics timer and the inference thread."""
+        """Subscribe the cameras and the depth input, start the diagnostics timer and the inference thread.
+
+        A failure destroys what this step created before it raises, so the
+        node is as it was (configured, inactive) and a later activate can work.
+        """
         before = self._entities()
         compressed = self._values["input_transport"] == "compressed"
-        for camera in self._cameras:
-            self._subscribe(camera, compressed, self._qos[0])
-        self.create_timer(self._values["diagnostics_period"], self._publish_diagnostics)
+        try:
+            for camera in self._cameras:
+                self._subscribe(camera, compressed, self._qos[0])
+            if self._cloud is not None:
+                self._cloud.subscribe(self, self._qos[0])
+            self.create_timer(self._values["diagnostics_period"], self._publish_diagnostics)
+            self._running = True
+            self._worker = threading.Thread(target=self._inference_loop, name="lednet_inference", daemon=True)
+            self._worker.start()
+        except BaseException:
+            self._running, self._worker = False, None
+            self._destroy(self._entities() - before)
+            raise
         self._active = self._entities() - before
-        self._running = True
-        self._worker = threading.Thread(target=self._inference_loop, name="lednet_inference", daemon=True)
-        self._worker.start()
         self.get_logger().info(
             f"segmenting {', '.join(c.input_topic for c in self._cameras)} with {self.engine.checkpoint.describe()} "
             f"on {self.engine.device} ({self.engine.running_precision}, {self.engine.backend}), model {self.engine.model_size[0]}x"
@@ -137,17 +151,30 @@ class SegmentationCore(FramePipeline):
         )
 
     def _deactivate(self) -> None:
-        """Stop the inference thread, the camera subscriptions and the timer; the engine and publishers stay."""
+        """Stop the inference thread, then the inputs and the timer; the engine and publishers stay.
+
+        The thread is waited for however long its batch takes: the engine and
+        the publishers must not be used after this returns (cleanup frees
+        them; activate starts a new thread). Frames still waiting in the
+        boxes are counted as dropped, so the counters keep balancing.
+        """
         with self._wake:
             self._running = False
             self._wake.notify_all()
-        if self._worker is not None:
-            self._worker.join(timeout=5.0)
-            self._worker = None
+        worker, self._worker = self._worker, None
+        waited = 0.0
+        while worker is not None and worker.is_alive():
+            worker.join(timeout=_JOIN_REPORT_S)
+            waited += _JOIN_REPORT_S
+            if worker.is_alive():
+                self.get_logger().info(f"waiting for the inference thread to finish its batch ({waited:.0f} s)")
         self._destroy(self._active)
         self._active = set()
-        for camera in self._cameras:
-            camera.pending = None
+        with self._wake:
+            for camera in self._cameras:
+                if camera.pending is not None:
+                    camera.pending = None
+                    camera.telemetry.on_discarded()
 
     def _cleanup(self) -> None:
         """Destroy the publishers and the depth input and let the engine go (its memory with it)."""

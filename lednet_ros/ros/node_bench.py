@@ -40,7 +40,18 @@ from lednet_ros.errors import LednetError
 from lednet_ros.evaluation.stats import percentiles
 from lednet_ros.inference.options import EngineOptions
 from lednet_ros.msgs.stamps import header_stamp_ns
-from lednet_ros.ros.diagnostics import DROPPED, INFERENCE_P50_MS, LATENCY_P50_MS, camera_values, counter
+from lednet_ros.ros.diagnostics import (
+    COUNTERS,
+    DROPPED,
+    INFERENCE_P50_MS,
+    LATENCY_P50_MS,
+    LOSS_COLUMNS,
+    camera_values,
+    counter,
+    counter_differences,
+    frame_losses,
+    published_key,
+)
 from lednet_ros.ros.node_process import (
     cpu_seconds,
     engine_parameters,
@@ -49,8 +60,9 @@ from lednet_ros.ros.node_process import (
     stop_node_process,
 )
 from lednet_ros.ros.topics import IMAGE, output_topic
+from lednet_ros.ros.transport import apply_large_image_profile
 
-__all__ = ["NodeBenchRow", "NodeBenchSettings", "markdown_table", "measure", "run"]
+__all__ = ["NodeBenchRow", "NodeBenchSettings", "loss_table", "markdown_table", "measure", "run"]
 
 LABELS_TOPIC = output_topic("labels")
 
@@ -91,6 +103,8 @@ class NodeBenchRow:
     node_cpu_percent: float
     node_latency_p50_ms: float = float("nan")
     process: str = "segmentation_node"
+    losses: dict[str, int] | None = None
+    """Where the measured frames went (:data:`~lednet_ros.ros.diagnostics.LOSS_COLUMNS`); None for the echo node."""
 
 
 def run(settings: NodeBenchSettings, options: EngineOptions) -> list[NodeBenchRow]:
@@ -107,6 +121,7 @@ def run(settings: NodeBenchSettings, options: EngineOptions) -> list[NodeBenchRo
     import rclpy  # noqa: PLC0415 (ROS only when measuring)
 
     node_params, node_env = engine_parameters(options)
+    apply_large_image_profile()  # this process's camera frames and the node's outputs over shared memory
     rclpy.init()
     try:
         return [
@@ -181,12 +196,16 @@ def _row(size: tuple[int, int], cameras: int, settings: NodeBenchSettings, clien
     inference = float(first_camera.get(INFERENCE_P50_MS, "nan"))
     node_latency = float(first_camera.get(LATENCY_P50_MS, "nan"))
     dropped = _total(client.status, DROPPED) - _total(start_status, DROPPED)
+    keys = (*COUNTERS, published_key("labels"))
+    node = counter_differences({k: str(_total(client.status, k)) for k in keys},
+                               {k: str(_total(start_status, k)) for k in keys})  # fmt: skip
+    losses = None if echo else frame_losses(settings.frames * cameras, node, len(latencies))
     return NodeBenchRow(
         size[0], size[1], cameras, settings.rate_hz, settings.frames * cameras, len(latencies), dropped,
         round(len(latencies) / wall / cameras, 2),
         round(p50, 2), round(p95, 2), round(top, 2),
         round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),
-        round(node_latency, 2), "transport echo" if echo else "segmentation_node",
+        round(node_latency, 2), "transport echo" if echo else "segmentation_node", losses,
     )  # fmt: skip
 
 
@@ -279,6 +298,18 @@ class _BenchClient:
     def destroy(self) -> None:
         """Remove the client's node."""
         self.node.destroy_node()
+
+
+def loss_table(rows: Sequence[NodeBenchRow]) -> str:
+    """Where the frames of each segmentation_node row went, one column per place, as a Markdown table."""
+    lines = ["| input | cameras | " + " | ".join(c.replace("_", " ") for c in LOSS_COLUMNS) + " |",
+             "| --- | ---: |" + " ---: |" * len(LOSS_COLUMNS)]  # fmt: skip
+    lines += [
+        f"| {r.width}x{r.height} | {r.cameras} | " + " | ".join(str(r.losses[c]) for c in LOSS_COLUMNS) + " |"
+        for r in rows
+        if r.losses is not None
+    ]
+    return "\n".join(lines)
 
 
 def markdown_table(rows: Sequence[NodeBenchRow]) -> str:

@@ -187,6 +187,10 @@ def declare_parameters(node: Any) -> dict[str, Any]:
     """
     declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMETERS])
     values = {parameter.name: parameter.value for parameter in declared}
+    for parameter in PARAMETERS:
+        if isinstance(parameter.default, list) and values[parameter.name] is None:
+            # ``name:=[]``: rcl cannot type an empty list and leaves the parameter unset; it means empty here
+            values[parameter.name] = []
     check_values(values)
     return values
 

@@ -60,6 +60,7 @@ from lednet_ros.msgs.stamps import cdr_header_stamp_ns, header_stamp_ns
 from lednet_ros.ros import diagnostics
 from lednet_ros.ros import topics as node_topics
 from lednet_ros.ros.node_process import engine_parameters, node_command, start_node_process, stop_node_process
+from lednet_ros.ros.transport import apply_large_image_profile
 
 if TYPE_CHECKING:
     from lednet_ros.ros.player import OutputListener
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 __all__ = ["NODE_LOG", "ReplayOptions", "replay"]
 
 NODE_LOG = "node.log"
+OUTPUT_HISTORY = 100
+"""``output_qos_depth`` of a node that ``--start-node`` starts (the parameter's maximum; the listener keeps 200)."""
 _SEGMENTATION = f"/{node_topics.SEGMENTATION}"
 _log = logging.getLogger(__name__)
 
@@ -188,6 +191,7 @@ def _run_ros(options: ReplayOptions, engine: EngineOptions, reader: Any, tally: 
     from lednet_ros.ros.player import OutputListener, spin_until  # noqa: PLC0415 (imports rclpy)
 
     expected = sum(c.msgcount for c in reader.connections if c.topic == options.image_topic)
+    apply_large_image_profile()  # before the first participant; the started node inherits it
     rclpy.init()
     stack.callback(rclpy.try_shutdown)
     node = rclpy.create_node(f"lednet_replay_{os.getpid()}")
@@ -228,7 +232,8 @@ def _start_node(
     command = node_command(
         namespace,
         {node_topics.IMAGE: options.image_topic, node_topics.CAMERA_INFO: options.camera_info_topic},
-        {"diagnostics_period": 0.5, "input_qos_reliability": "reliable", **params},
+        # Output history as deep as the listener's: a depth-1 writer replaces labels the listener has not taken yet.
+        {"diagnostics_period": 0.5, "input_qos_reliability": "reliable", "output_qos_depth": OUTPUT_HISTORY, **params},
     )
     return start_node_process(command, options.out / NODE_LOG, env)
 
@@ -364,4 +369,7 @@ def _summary(tally: ReplayTally, listener: OutputListener, wall_s: float) -> dic
         "input_hz": round(stats.input_hz, 2), "wall_s": round(wall_s, 2),
         "latency_ms": percentile_summary(stats.latencies_ms),
         "node_inference_p50_ms": None if inference_p50 is None else float(inference_p50),
+        "losses": None if listener.first_diagnostics is None else diagnostics.frame_losses(
+            stats.sent, diagnostics.counter_differences(listener.diagnostics, listener.first_diagnostics),
+            stats.received),
     }  # fmt: skip

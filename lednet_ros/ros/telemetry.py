@@ -65,6 +65,8 @@ class TelemetrySnapshot:
     latency_ms: tuple[float, float, float]  # p50, p95, max
     inference_ms: tuple[float, float, float]
     last_reject_reason: str
+    published: tuple[tuple[str, int], ...] = ()
+    """Messages published per output topic name (``labels``, ``color``, ...), for loss accounting downstream."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class CameraTelemetry:
     failed: int = 0
     unsubscribed: int = 0
     last_reject_reason: str = ""
+    published: dict[str, int] = field(default_factory=dict)
     _input: RateMeter = field(default_factory=RateMeter)
     _output: RateMeter = field(default_factory=RateMeter)
     _latency: deque[float] = field(default_factory=deque)
@@ -104,6 +107,11 @@ class CameraTelemetry:
             self.received += 1
             self.dropped += int(replaced_unprocessed)
             self._input.tick()
+
+    def on_discarded(self) -> None:
+        """A frame was still waiting when the node was deactivated: counted as dropped, never segmented."""
+        with self._lock:
+            self.dropped += 1
 
     def on_rejected(self, reason: str) -> None:
         """A frame could not be used (bad encoding, size, payload)."""
@@ -120,6 +128,11 @@ class CameraTelemetry:
         """A frame was taken while no output had a subscriber: no inference ran (counted so totals balance)."""
         with self._lock:
             self.unsubscribed += 1
+
+    def on_output(self, name: str) -> None:
+        """One message went out on output ``name``."""
+        with self._lock:
+            self.published[name] = self.published.get(name, 0) + 1
 
     def on_published(self, latency_ms: float, inference_ms: float) -> None:
         """Outputs of one frame went out ``latency_ms`` after its header stamp."""
@@ -141,5 +154,5 @@ class CameraTelemetry:
             return TelemetrySnapshot(
                 self.received, self.processed, self.dropped, self.rejected, self.failed, self.unsubscribed,
                 self._input.rate(), self._output.rate(), stats(self._latency), stats(self._inference),
-                self.last_reject_reason,
+                self.last_reject_reason, tuple(sorted(self.published.items())),
             )  # fmt: skip

@@ -30,6 +30,7 @@ CASES = {
     "huge_warm_up": (["warmup_image_sizes:=['65535x65535']"], "warm-up size 65535x65535"),
     "huge_model": (["model_width:=8192", "model_height:=8192"], "model size 8192x8192"),
     "unparsable_override": (["cameras:=[{bad}]"], "cannot parse the ROS arguments"),
+    "empty_cameras": (["cameras:=[]"], "parameter cameras is empty"),
 }
 
 
