@@ -50,6 +50,7 @@ from lednet_ros.ros.diagnostics import (
     counter,
     counter_differences,
     frame_losses,
+    frames_balance,
     published_key,
 )
 from lednet_ros.ros.node_process import (
@@ -70,6 +71,8 @@ ECHO_MODULE = "lednet_ros.ros.echo"
 """``python -m ECHO_MODULE PREFIX ...`` runs the echo node (named, not imported: it imports rclpy)."""
 STARTUP_TIMEOUT_S = 120.0
 SETTLE_S = 2.0  # after the last frame, labels still in flight are counted
+IDLE_TIMEOUT_S = 10.0
+"""How long to wait for the node to finish what it holds, before the mark and after the last frame."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ def measure(size: tuple[int, int], cameras: int, settings: NodeBenchSettings, no
             client.publish_all()
             client.spin_once(1.0 / rate)
         client.spin_once(1.0)
+        client.spin_until_idle(IDLE_TIMEOUT_S)  # no warm-up frame left in the node: the counters start clean
         client.start_measuring()
         start_status = {k: dict(v) for k, v in client.status.items()}
         cpu_start, wall_start = cpu_seconds(process.pid), time.monotonic()
@@ -180,6 +184,7 @@ def measure(size: tuple[int, int], cameras: int, settings: NodeBenchSettings, no
         wall = time.monotonic() - wall_start
         cpu = cpu_seconds(process.pid) - cpu_start
         client.spin_for(SETTLE_S)
+        client.spin_until_idle(IDLE_TIMEOUT_S)
         return _row(size, cameras, settings, client, start_status, wall, cpu, echo=echo)
     finally:
         if client is not None:
@@ -290,6 +295,19 @@ class _BenchClient:
         """Handle callbacks until ``time.monotonic()`` reaches ``until``."""
         while time.monotonic() < until:
             self._rclpy.spin_once(self.node, timeout_sec=max(0.0, until - time.monotonic()))
+
+    def spin_until_idle(self, timeout_s: float) -> None:
+        """Spin until every camera's counters balance (nothing waiting or in inference), then for two more readings.
+
+        The extra second lets the last outputs arrive and ``/diagnostics`` report
+        the counts that include them; a node without diagnostics (the echo) only waits.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not (
+            self.status and all(frames_balance(values) for values in self.status.values())
+        ):
+            self._rclpy.spin_once(self.node, timeout_sec=0.1)
+        self.spin_for(1.0)
 
     def spin_for(self, seconds: float) -> None:
         """Handle callbacks for ``seconds``."""
