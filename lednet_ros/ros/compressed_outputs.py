@@ -28,13 +28,16 @@ from typing import Any
 from sensor_msgs.msg import CompressedImage
 
 from lednet_ros.msgs.compressed_output import Codec, codec_for, encode_compressed_output
+from lednet_ros.ros.topics import IMAGE_OUTPUTS, in_namespace, output_topic
 
 __all__ = [
     "COMPRESSED",
+    "COMPRESSED_OUTPUTS",
     "CompressedEncoder",
     "EncoderCounts",
     "compressed_output",
     "computed_outputs",
+    "twin_publishers",
 ]
 
 COMPRESSED = "compressed"
@@ -46,6 +49,18 @@ _WARN_THROTTLE_S = 5.0
 def compressed_output(name: str) -> str:
     """The output name (and topic under ``segmentation/``) of ``name``'s compressed twin."""
     return f"{name}/{COMPRESSED}"
+
+
+COMPRESSED_OUTPUTS = tuple(compressed_output(name) for name in IMAGE_OUTPUTS)
+"""The twins' output names: ``labels/compressed`` ..."""
+
+
+def twin_publishers(node: Any, namespace: str, qos: Any) -> dict[str, Any]:
+    """One camera's ``CompressedImage`` publishers, by twin name (they join the camera's publishers)."""
+    return {
+        twin: node.create_publisher(CompressedImage, in_namespace(namespace, output_topic(twin)), qos)
+        for twin in COMPRESSED_OUTPUTS
+    }
 
 
 def computed_outputs(wanted: Iterable[str]) -> set[str]:

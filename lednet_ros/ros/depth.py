@@ -24,11 +24,12 @@ from collections.abc import Callable
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from lednet_ros.errors import ImageEncodingError
 from lednet_ros.limits import check_image_size
 from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
+from lednet_ros.msgs.compressed_depth import compressed_depth_in_metres, compressed_depth_size
 from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
 from lednet_ros.ros.conversions import cloud_message
 from lednet_ros.ros.telemetry import CloudSnapshot
@@ -58,17 +59,22 @@ class SemanticCloud:
         wake: threading.Condition,
         qos: tuple[QoSProfile, QoSProfile],
         max_pixels: Callable[[], int] | None = None,
+        transport: str = "raw",
     ) -> None:
         """Publish on ``points_topic``; :meth:`subscribe` adds ``depth_topic`` and its camera_info.
 
         ``palette`` is the 256 x 3 RGB of each label; ``wake`` is the
         condition the inference thread waits on; ``qos`` is (input, output): the input's is :meth:`subscribe`'s;
         ``max_pixels`` gives the node's current ``max_input_pixels``, which
-        depth frames obey as colour frames do (None: only the side and aspect limits).
+        depth frames obey as colour frames do (None: only the side and aspect limits);
+        ``transport`` ``compressedDepth`` subscribes ``<depth_topic>/compressedDepth``
+        (image_transport's name) instead of ``depth_topic``; its camera_info stays the sibling of ``depth_topic``.
         """
         _, output_qos = qos
         self.topic = node.resolve_topic_name(depth_topic)
         self.info_topic = posixpath.join(posixpath.dirname(self.topic), CAMERA_INFO)
+        self._compressed = transport == "compressedDepth"
+        self.input_topic = f"{self.topic}/compressedDepth" if self._compressed else self.topic
         self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
         self._logger = node.get_logger()
         self._stride = stride
@@ -76,22 +82,25 @@ class SemanticCloud:
         self._palette = palette
         self._wake = wake
         self._lock = threading.Lock()
-        self._pairing: StampPairing[np.ndarray, Image] = StampPairing(round(tolerance_s * 1e9))
-        self._inbox: deque[Image] = deque()
+        self._pairing: StampPairing[np.ndarray, Image | CompressedImage] = StampPairing(round(tolerance_s * 1e9))
+        self._inbox: deque[Image | CompressedImage] = deque()
         self._pushed_out = 0
         self._camera_info: CameraInfo | None = None
         self._clouds = 0
         self._build_ms = 0.0
         self._without_camera_info = 0
         self._rejected = 0
+        self._received = 0
+        self._unsubscribed = 0
         self._logger.info(
-            f"semantic point cloud from {self.topic} (camera_info {self.info_topic}) on "
+            f"semantic point cloud from {self.input_topic} (camera_info {self.info_topic}) on "
             f"{node.resolve_topic_name(points_topic)}"
         )
 
     def subscribe(self, node: Node, input_qos: QoSProfile) -> None:
         """Subscribe the depth image and its camera_info (the node's activate step; deactivate destroys them)."""
-        node.create_subscription(Image, self.topic, self._on_depth, input_qos)
+        message_type = CompressedImage if self._compressed else Image
+        node.create_subscription(message_type, self.input_topic, self._on_depth, input_qos)
         node.create_subscription(CameraInfo, self.info_topic, self._on_camera_info, input_qos)
 
     def wanted(self) -> bool:
@@ -100,12 +109,15 @@ class SemanticCloud:
 
     # -- executor thread ----------------------------------------------------------
 
-    def _on_depth(self, message: Image) -> None:
-        if not self.wanted():
-            return
+    def _on_depth(self, message: Image | CompressedImage) -> None:
+        with self._lock:
+            self._received += 1
+            if not self.wanted():
+                self._unsubscribed += 1
+                return
         try:  # before the frame is kept: the inbox holds several, and an oversized one must not wait there
-            check_image_size(message.width, message.height, self._max_pixels() if self._max_pixels else None,
-                             "depth image")  # fmt: skip
+            width, height = self._size(message)
+            check_image_size(width, height, self._max_pixels() if self._max_pixels else None, "depth image")
         except ImageEncodingError as exc:
             self._reject(exc)
             return
@@ -116,6 +128,20 @@ class SemanticCloud:
             self._inbox.append(message)
         with self._wake:
             self._wake.notify()
+
+    def _size(self, message: Image | CompressedImage) -> tuple[int, int]:
+        """A depth frame's width and height: the fields of a raw one, the headers of a compressedDepth one (nothing decoded)."""
+        if isinstance(message, CompressedImage):
+            return compressed_depth_size(message.format, message.data)
+        return message.width, message.height
+
+    def _metres(self, message: Image | CompressedImage) -> np.ndarray:
+        """A depth frame as float32 metres (its size already checked)."""
+        if isinstance(message, CompressedImage):
+            return compressed_depth_in_metres(message.format, message.data,
+                                              max_pixels=self._max_pixels() if self._max_pixels else None)  # fmt: skip
+        return decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
+                            message.data)  # fmt: skip
 
     def _on_camera_info(self, message: CameraInfo) -> None:
         with self._lock:
@@ -159,7 +185,7 @@ class SemanticCloud:
     def _unpaired(self) -> int:
         return self._pairing.unpaired_right + self._pushed_out
 
-    def _publish(self, labels: np.ndarray, message: Image, info: CameraInfo | None) -> None:
+    def _publish(self, labels: np.ndarray, message: Image | CompressedImage, info: CameraInfo | None) -> None:
         """Back-project a depth frame with the labels of its colour frame and publish it with the depth header."""
         if info is None:
             with self._lock:
@@ -168,12 +194,11 @@ class SemanticCloud:
             return
         started = time.perf_counter()
         try:
-            check_image_size(message.width, message.height, self._max_pixels() if self._max_pixels else None,
-                             "depth image")  # fmt: skip
-            _check_matches_camera_info(message.width, message.height, info)
-            metres = decode_depth(message.encoding, message.height, message.width, message.step, message.is_bigendian,
-                                  message.data)  # fmt: skip
-            intrinsics = Intrinsics.from_camera_info(info.k, info.width or message.width, info.height or message.height)
+            width, height = self._size(message)
+            check_image_size(width, height, self._max_pixels() if self._max_pixels else None, "depth image")
+            _check_matches_camera_info(width, height, info)
+            metres = self._metres(message)
+            intrinsics = Intrinsics.from_camera_info(info.k, info.width or width, info.height or height)
             points = semantic_cloud(metres, intrinsics, labels, self._palette, stride=self._stride)
         except (ImageEncodingError, ValueError) as exc:
             self._reject(exc)
@@ -200,6 +225,8 @@ class SemanticCloud:
                 unpaired=self._unpaired(),
                 without_camera_info=self._without_camera_info,
                 rejected=self._rejected,
+                received=self._received,
+                unsubscribed=self._unsubscribed,
             )
 
 

@@ -23,8 +23,10 @@ __all__ = [
     "CLOUDS",
     "CLOUD_BUILD_MS",
     "COUNTERS",
+    "DEPTH_RECEIVED",
     "DEPTH_REJECTED",
     "DEPTH_UNPAIRED",
+    "DEPTH_UNSUBSCRIBED",
     "DEPTH_WITHOUT_CAMERA_INFO",
     "DEVICE",
     "DROPPED",
@@ -104,6 +106,8 @@ CLOUD_BUILD_MS = "cloud_build_ms"
 DEPTH_UNPAIRED = "depth_unpaired"
 DEPTH_WITHOUT_CAMERA_INFO = "depth_without_camera_info"
 DEPTH_REJECTED = "depth_rejected"
+DEPTH_RECEIVED = "depth_received"
+DEPTH_UNSUBSCRIBED = "depth_unsubscribed"
 
 _SEPARATOR = ": "
 
@@ -216,5 +220,6 @@ def camera_status_values(
         values.update({
             CLOUDS: str(cloud.clouds), CLOUD_BUILD_MS: f"{cloud.build_ms:.1f}", DEPTH_UNPAIRED: str(cloud.unpaired),
             DEPTH_WITHOUT_CAMERA_INFO: str(cloud.without_camera_info), DEPTH_REJECTED: str(cloud.rejected),
+            DEPTH_RECEIVED: str(cloud.received), DEPTH_UNSUBSCRIBED: str(cloud.unsubscribed),
         })  # fmt: skip
     return values

@@ -3,7 +3,8 @@
 :class:`FramePipeline` is mixed into :class:`~lednet_ros.ros.node.SegmentationCore`
 and runs on the one inference thread that the core starts at activation. It
 uses the core's ``engine``, ``_cameras`` (:class:`CameraStream`), ``_cloud``,
-``_wake`` (the condition variable the callbacks notify), ``_running``,
+``_wake`` (the condition variable the callbacks notify), ``_encoder`` (the
+compressed twins' :class:`~lednet_ros.ros.compressed_outputs.CompressedEncoder`), ``_running``,
 ``_values`` (the parameters), ``overlay_alpha`` and ``max_input_pixels``.
 Whatever one frame does (a bad encoding, a failed inference, a failed
 publish), it lands in exactly one of its camera's counters and the thread
@@ -22,6 +23,7 @@ from lednet_ros.errors import ImageEncodingError
 from lednet_ros.msgs.image import DecodedImage, decode_compressed, decode_image
 from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros.camera_stream import CameraStream, Frame
+from lednet_ros.ros.compressed_outputs import compressed_output, computed_outputs
 from lednet_ros.ros.conversions import image_message, output_camera_info
 from lednet_ros.ros.topics import CAMERA_INFO, POINTS
 
@@ -36,6 +38,7 @@ class FramePipeline:
 
     _cameras: list[CameraStream]
     _cloud: Any
+    _encoder: Any
     _running: bool
     _values: dict[str, Any]
     engine: Any
@@ -97,7 +100,7 @@ class FramePipeline:
 
     def _run_batch(self, work: list[tuple[CameraStream, Frame, DecodedImage, set[str]]]) -> dict[int, tuple[int, Any]]:
         """Segment and publish; the (stamp ns, labels) of each camera (by id) whose cloud is wanted."""
-        wanted = set().union(*(w for *_, w in work))
+        wanted = computed_outputs(set().union(*(w for *_, w in work)))  # a compressed twin needs its output
         images = [decoded.pixels for _, _, decoded, _ in work]
         orders = ["bgr" if decoded.order == "bgr" else "rgb" for _, _, decoded, _ in work]
         at_model = self._values["output_resolution"] == "model"
@@ -139,6 +142,9 @@ class FramePipeline:
             if name in wanted and pixels is not None:
                 camera.publishers[name].publish(image_message(header, pixels, encoding))
                 camera.telemetry.on_output(name)
+        twins = [(name, pixels, encoding) for name, (pixels, encoding) in outputs.items()
+                 if compressed_output(name) in wanted and pixels is not None]  # fmt: skip
+        self._encoder.submit(id(camera), header, twins, camera)  # encoded and published on the encoder's thread
         info = camera.camera_info
         if CAMERA_INFO in wanted and info is not None:
             height, width = result.labels.shape

@@ -5,7 +5,9 @@ subscribes ``image`` (or ``image/compressed`` with
 ``input_transport:=compressed``) and ``camera_info``, and publishes under
 ``segmentation/``: ``labels`` (mono8 train ids, 255 = ignore), ``color``
 (rgb8 palette), ``overlay`` (rgb8 blend), ``confidence`` (mono8) and
-``camera_info``, each with the input's header. An output is computed only
+``camera_info``, each with the input's header; each image output also as
+``<name>/compressed`` (:mod:`lednet_ros.ros.compressed_outputs`, encoded on
+a thread of its own). An output is computed only
 while something subscribes to it; with no subscriber at all, no inference
 runs.
 
@@ -44,6 +46,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from lednet_ros.model.classes import load_class_config
 from lednet_ros.ros import diagnostics, topics
 from lednet_ros.ros.camera_stream import CameraStream, Frame, qos_profile
+from lednet_ros.ros.compressed_outputs import COMPRESSED_OUTPUTS, CompressedEncoder, twin_publishers
 from lednet_ros.ros.conversions import camera_info_problem
 from lednet_ros.ros.depth import SemanticCloud
 from lednet_ros.ros.frame_pipeline import WARN_THROTTLE_S, FramePipeline
@@ -77,6 +80,7 @@ class SegmentationCore(FramePipeline):
         p = self._values = declare_parameters(self)
         self.overlay_alpha = float(p["overlay_alpha"])
         self.max_input_pixels = int(p["max_input_pixels"])
+        self.jpeg_quality = int(p["jpeg_quality"])
         self.rate_warn_fraction = float(p["rate_warn_fraction"])
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._wake = threading.Condition()
@@ -84,6 +88,7 @@ class SegmentationCore(FramePipeline):
         self._worker: threading.Thread | None = None
         self._cameras: list[CameraStream] = []
         self._cloud: SemanticCloud | None = None
+        self._encoder: CompressedEncoder | None = None  # the /compressed twins' thread (configure creates it)
         self._configured: set[Any] = set()  # what _configure created, for _cleanup
         self._active: set[Any] = set()  # what _activate created, for _deactivate
 
@@ -110,6 +115,7 @@ class SegmentationCore(FramePipeline):
         )
         compressed = p["input_transport"] == "compressed"
         self._cameras = [self._add_camera(namespace, compressed, qos[1]) for namespace in p["cameras"]]
+        self._encoder = CompressedEncoder(self.get_logger(), lambda: self.jpeg_quality, p["compressed_format"])
         self._cloud = None
         if p["depth_topic"]:
             first = self._cameras[0]
@@ -117,7 +123,8 @@ class SegmentationCore(FramePipeline):
             self._cloud = SemanticCloud(self, depth_topic=p["depth_topic"], points_topic=points_topic,
                                         stride=int(p["cloud_stride"]), tolerance_s=float(p["depth_tolerance"]),
                                         palette=self.engine.classes.palette(), wake=self._wake, qos=qos,
-                                        max_pixels=lambda: self.max_input_pixels)  # fmt: skip
+                                        max_pixels=lambda: self.max_input_pixels,
+                                        transport=p["depth_transport"])  # fmt: skip
             first.publishers[POINTS] = self._cloud.publisher  # its subscribers count as the camera's
 
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -137,10 +144,13 @@ class SegmentationCore(FramePipeline):
                 self._cloud.subscribe(self, self._qos[0])
             self.create_timer(self._values["diagnostics_period"], self._publish_diagnostics)
             self._running = True
+            self._encoder.start()
             self._worker = threading.Thread(target=self._inference_loop, name="lednet_inference", daemon=True)
             self._worker.start()
         except BaseException:
             self._running, self._worker = False, None
+            if self._encoder is not None:
+                self._encoder.stop()
             self._destroy(self._entities() - before)
             raise
         self._active = self._entities() - before
@@ -168,6 +178,8 @@ class SegmentationCore(FramePipeline):
             waited += _JOIN_REPORT_S
             if worker.is_alive():
                 self.get_logger().info(f"waiting for the inference thread to finish its batch ({waited:.0f} s)")
+        if self._encoder is not None:
+            self._encoder.stop()  # after the inference thread, which hands it frames
         self._destroy(self._active)
         self._active = set()
         with self._wake:
@@ -222,6 +234,7 @@ class SegmentationCore(FramePipeline):
                                         in_namespace(namespace, output_topic(name)), output_qos)
             for name in OUTPUTS
         }  # fmt: skip
+        publishers.update(twin_publishers(self, namespace, output_qos))
         return CameraStream(namespace, self.resolve_topic_name(topic), publishers)
 
     def _subscribe(self, camera: CameraStream, compressed: bool, input_qos: QoSProfile) -> None:
@@ -247,6 +260,8 @@ class SegmentationCore(FramePipeline):
                 self.max_input_pixels = int(parameter.value)
             elif parameter.name == "rate_warn_fraction":
                 self.rate_warn_fraction = float(parameter.value)
+            elif parameter.name == "jpeg_quality":
+                self.jpeg_quality = int(parameter.value)
         return SetParametersResult(successful=True)
 
     # -- callbacks (executor thread) -----------------------------------------
@@ -280,7 +295,7 @@ class SegmentationCore(FramePipeline):
             )
             cloud = self._cloud.snapshot() if self._cloud is not None and camera is self._cameras[0] else None
             values = diagnostics.camera_status_values(
-                snapshot, outputs=[name for name in (*OUTPUTS, POINTS) if name in wanted],
+                snapshot, outputs=[name for name in (*OUTPUTS, *COMPRESSED_OUTPUTS, POINTS) if name in wanted],
                 device=str(self.engine.device), precision=self.engine.running_precision, backend=self.engine.backend,
                 weights=self.engine.checkpoint.describe(), cloud=cloud,
             )  # fmt: skip

@@ -32,6 +32,7 @@ from rclpy.validate_full_topic_name import validate_full_topic_name
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.inference.options import BACKEND_CHOICES, PRECISIONS, EngineOptions, option_help, parse_size
 from lednet_ros.limits import DEFAULT_MAX_PIXELS, check_image_size, check_model_size
+from lednet_ros.msgs.compressed_output import COLOUR_FORMATS, DEFAULT_JPEG_QUALITY
 from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
 
 __all__ = [
@@ -130,6 +131,20 @@ PARAMETERS: tuple[NodeParameter, ...] = (
         choices=("raw", "compressed"),
     ),
     NodeParameter(
+        "compressed_format",
+        "jpeg",
+        "codec of segmentation/color/compressed and overlay/compressed, as image_transport's compressed "
+        "plugin writes it (labels and confidence are always PNG: lossless)",
+        choices=COLOUR_FORMATS,
+    ),
+    NodeParameter(
+        "jpeg_quality",
+        DEFAULT_JPEG_QUALITY,
+        "JPEG quality of the colour /compressed outputs (image_transport's default)",
+        run_time=True,
+        value_range=(1, 100),
+    ),
+    NodeParameter(
         "input_qos_reliability",
         "best_effort",
         "best_effort (camera drivers, bag play) or reliable",
@@ -161,6 +176,13 @@ PARAMETERS: tuple[NodeParameter, ...] = (
         "",
         "aligned depth image (16UC1 mm or 32FC1 m) of the first camera; set: publish "
         "segmentation/points, a semantic PointCloud2 (camera_info from the sibling topic camera_info)",
+    ),
+    NodeParameter(
+        "depth_transport",
+        "raw",
+        "'raw' subscribes depth_topic; 'compressedDepth' subscribes <depth_topic>/compressedDepth "
+        "(image_transport's compressedDepth: PNG or RVL)",
+        choices=("raw", "compressedDepth"),
     ),
     NodeParameter("cloud_stride", 1, "use every N-th depth row and column for the cloud", value_range=(1, 64)),
     NodeParameter(

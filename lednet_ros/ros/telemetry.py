@@ -80,6 +80,10 @@ class CloudSnapshot:
     """Depth frames given up on without a colour frame within the tolerance."""
     without_camera_info: int
     rejected: int
+    received: int = 0
+    """Depth frames that arrived; each ends in one of the counters above, or ``unsubscribed`` (or still waits to pair)."""
+    unsubscribed: int = 0
+    """Depth frames that arrived while nobody subscribed to the cloud: not decoded."""
 
 
 @dataclass
