@@ -15,7 +15,8 @@ With no address, a local cluster starts on loopback (``127.0.0.1``, no
 dashboard, no usage statistics, no log forwarding) and stops at the end,
 Ctrl-C included. A killed actor is restarted and its unit retried by Ray; a
 unit whose worker is lost beyond that is reported failed and kept out of the
-resume log, so the next run retries it.
+resume log, so the next run retries it. When a node is lost, its actors
+restart on the others, as soon as an idle actor has ended and freed its CPUs.
 """
 
 from __future__ import annotations
@@ -123,7 +124,12 @@ def run_on_ray(work: list[tuple[int, Unit]], job: Job, options: EngineOptions, c
 
 def _stream(ray: Any, actors: list[Any], work: list[tuple[int, Unit]],
             finished: Callable[[int, dict[str, Any]], None], new_actor: Callable[[], Any]) -> None:  # fmt: skip
-    """One unit in flight per actor; the next goes to whichever actor is free first."""
+    """One unit in flight per actor; the next goes to whichever actor is free first.
+
+    An actor with nothing left to do ends at once: its CPUs then go to an
+    actor that is restarting after its node was lost, which otherwise waits
+    for them for ever while the unit it had is retried.
+    """
     pending = list(reversed(work))
     flight: dict[Any, tuple[Any, int, Unit]] = {}
 
@@ -131,6 +137,8 @@ def _stream(ray: Any, actors: list[Any], work: list[tuple[int, Unit]],
         if pending:
             index, unit = pending.pop()
             flight[actor.run.remote(unit)] = (actor, index, unit)
+        else:
+            ray.kill(actor, no_restart=True)
 
     for actor in actors:
         submit(actor)
