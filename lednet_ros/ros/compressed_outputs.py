@@ -71,17 +71,19 @@ def computed_outputs(wanted: Iterable[str]) -> set[str]:
 
 @dataclass
 class EncoderCounts:
-    """What the encoder did (read under its lock)."""
+    """What the encoder did for one camera (read under its lock)."""
 
     superseded: int = 0
     """Frames replaced by a newer one of the same camera before they were encoded."""
     failed: int = 0
+    """Twins that could not be encoded or published."""
     encode_ms: float = 0.0
     """Time to encode and publish the last frame's twins."""
 
 
 @dataclass
 class _Job:
+    key: int
     header: Any
     images: list[tuple[str, Any, str]]  # (output name, pixels, encoding)
     publishers: dict[str, Any]
@@ -99,7 +101,7 @@ class CompressedEncoder:
     logger: Any
     jpeg_quality: Callable[[], int]
     colour_format: Codec
-    counts: EncoderCounts = field(default_factory=EncoderCounts)
+    _counts: dict[int, EncoderCounts] = field(default_factory=dict)
     _boxes: dict[int, _Job] = field(default_factory=dict)
     _wake: threading.Condition = field(default_factory=threading.Condition)
     _running: bool = False
@@ -121,8 +123,19 @@ class CompressedEncoder:
         if thread is not None:
             thread.join()
         with self._wake:
-            self.counts.superseded += len(self._boxes)
+            for key in self._boxes:
+                self._count(key).superseded += 1
             self._boxes.clear()
+
+    def counts(self, key: int) -> EncoderCounts:
+        """A copy of what the encoder did for the camera ``key`` (the diagnostics timer's reading)."""
+        with self._wake:
+            counts = self._count(key)
+            return EncoderCounts(counts.superseded, counts.failed, counts.encode_ms)
+
+    def _count(self, key: int) -> EncoderCounts:
+        """The camera's counts (the caller holds the lock)."""
+        return self._counts.setdefault(key, EncoderCounts())
 
     def submit(self, key: int, header: Any, images: list[tuple[str, Any, str]], camera: Any) -> None:
         """Hand over one frame's outputs (name, pixels, encoding) whose twins are wanted; returns at once."""
@@ -130,8 +143,8 @@ class CompressedEncoder:
             return
         with self._wake:
             if key in self._boxes:
-                self.counts.superseded += 1
-            self._boxes[key] = _Job(header, images, camera.publishers, camera.telemetry)
+                self._count(key).superseded += 1
+            self._boxes[key] = _Job(key, header, images, camera.publishers, camera.telemetry)
             self._wake.notify()
 
     def _loop(self) -> None:
@@ -157,10 +170,10 @@ class CompressedEncoder:
                 job.publishers[twin].publish(message)
             except Exception as exc:  # counted; the other twins and later frames still go out
                 with self._wake:
-                    self.counts.failed += 1
+                    self._count(job.key).failed += 1
                 self.logger.error(f"{twin}: encoding failed: {type(exc).__name__}: {exc}",
                                   throttle_duration_sec=_WARN_THROTTLE_S)  # fmt: skip
                 continue
             job.telemetry.on_output(twin)
         with self._wake:
-            self.counts.encode_ms = (time.perf_counter() - started) * 1000.0
+            self._count(job.key).encode_ms = (time.perf_counter() - started) * 1000.0

@@ -22,6 +22,9 @@ from lednet_ros.ros.telemetry import CloudSnapshot, TelemetrySnapshot
 __all__ = [
     "CLOUDS",
     "CLOUD_BUILD_MS",
+    "COMPRESSED_ENCODE_MS",
+    "COMPRESSED_FAILED",
+    "COMPRESSED_SUPERSEDED",
     "COUNTERS",
     "DEPTH_RECEIVED",
     "DEPTH_REJECTED",
@@ -108,6 +111,11 @@ DEPTH_WITHOUT_CAMERA_INFO = "depth_without_camera_info"
 DEPTH_REJECTED = "depth_rejected"
 DEPTH_RECEIVED = "depth_received"
 DEPTH_UNSUBSCRIBED = "depth_unsubscribed"
+
+# The /compressed twins (lednet_ros.ros.compressed_outputs): frames skipped because the encoder was busy, failures.
+COMPRESSED_SUPERSEDED = "compressed_superseded"
+COMPRESSED_FAILED = "compressed_failed"
+COMPRESSED_ENCODE_MS = "compressed_encode_ms"
 
 _SEPARATOR = ": "
 

@@ -299,6 +299,11 @@ class SegmentationCore(FramePipeline):
                 device=str(self.engine.device), precision=self.engine.running_precision, backend=self.engine.backend,
                 weights=self.engine.checkpoint.describe(), cloud=cloud,
             )  # fmt: skip
+            if self._encoder is not None:
+                encoded = self._encoder.counts(id(camera))
+                values[diagnostics.COMPRESSED_SUPERSEDED] = str(encoded.superseded)
+                values[diagnostics.COMPRESSED_FAILED] = str(encoded.failed)
+                values[diagnostics.COMPRESSED_ENCODE_MS] = f"{encoded.encode_ms:.1f}"
             status = DiagnosticStatus(
                 name=diagnostics.status_name(self.get_fully_qualified_name(), camera.input_topic),
                 hardware_id=str(self.engine.device),

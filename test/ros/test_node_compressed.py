@@ -90,6 +90,7 @@ def test_compressed_twins_and_compressed_depth(weights: Path, tmp_path: Path) ->
         assert client.spin_until(lambda: depth_pub.get_subscription_count() > 0, 30), log.read_text()
         check_twins(client, log)
         check_depth(client, depth_pub, info_pub, clouds, log)
+        check_lazy(client, log)
     finally:
         node.destroy_node()
         code = stop_node(process)
@@ -167,3 +168,22 @@ def check_depth(client: Client, depth_pub: object, info_pub: object, clouds: lis
         return received > 4 and received == sum(diagnostics.counter(values, key) for key in handled)
 
     assert client.spin_until(balanced, 20), client.latest_status()
+
+
+def check_lazy(client: Client, log: Path) -> None:
+    """Without a subscriber to a twin nothing is encoded for it, while the raw output goes on."""
+    node = client.node
+    for subscription in client.subscriptions[len(OUTPUTS) :]:
+        node.destroy_subscription(subscription)
+    twins = [diagnostics.published_key(f"{name}/compressed") for name in OUTPUTS]
+    assert client.spin_until(lambda: "labels/compressed" not in client.latest_status().get(diagnostics.OUTPUTS, ""), 20)
+    before = client.latest_status()
+    assert before[diagnostics.COMPRESSED_FAILED] == "0" and diagnostics.counter(before, twins[0]) >= 1, before
+    stamp = 50_000_000_000
+    colour = street_scene(64, 40, seed=7).image
+    assert client.publish_until(lambda: any(stamp_of(m) == stamp for m in client.received["labels"]), 30, "rgb8",
+                                colour, stamp), log.read_text()  # fmt: skip
+    assert client.spin_until(lambda: diagnostics.counter(client.latest_status(), diagnostics.published_key("labels"))
+                             > diagnostics.counter(before, diagnostics.published_key("labels")), 10)  # fmt: skip
+    after = client.latest_status()
+    assert [diagnostics.counter(after, key) for key in twins] == [diagnostics.counter(before, key) for key in twins]
