@@ -28,12 +28,12 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 
 from lednet_ros.errors import ImageEncodingError
 from lednet_ros.limits import check_image_size
-from lednet_ros.msgs.cloud import Intrinsics, decode_depth, semantic_cloud
+from lednet_ros.msgs.cloud import Intrinsics, decode_depth, organized_cloud, semantic_cloud, to_cloud_grid
 from lednet_ros.msgs.compressed_depth import compressed_depth_in_metres, compressed_depth_size
 from lednet_ros.msgs.stamps import StampPairing, header_stamp_ns
-from lednet_ros.ros.conversions import cloud_message
+from lednet_ros.ros.conversions import cloud_message, image_message
 from lednet_ros.ros.telemetry import CloudSnapshot
-from lednet_ros.ros.topics import CAMERA_INFO
+from lednet_ros.ros.topics import CAMERA_INFO, CLOUD_OUTPUTS
 
 __all__ = ["SemanticCloud"]
 
@@ -60,6 +60,8 @@ class SemanticCloud:
         qos: tuple[QoSProfile, QoSProfile],
         max_pixels: Callable[[], int] | None = None,
         transport: str = "raw",
+        layout: str = "packed",
+        grid_topics: tuple[str, str] | None = None,
     ) -> None:
         """Publish on ``points_topic``; :meth:`subscribe` adds ``depth_topic`` and its camera_info.
 
@@ -69,6 +71,8 @@ class SemanticCloud:
         depth frames obey as colour frames do (None: only the side and aspect limits);
         ``transport`` ``compressedDepth`` subscribes ``<depth_topic>/compressedDepth``
         (image_transport's name) instead of ``depth_topic``; its camera_info stays the sibling of ``depth_topic``.
+        ``layout`` is ``cloud_layout``; when organized, ``grid_topics`` are
+        where the labels and confidence at the cloud's grid go (``cloud_labels``, ``cloud_confidence``).
         """
         _, output_qos = qos
         self.topic = node.resolve_topic_name(depth_topic)
@@ -77,7 +81,14 @@ class SemanticCloud:
         self.input_topic = f"{self.topic}/compressedDepth" if self._compressed else self.topic
         self.publisher = node.create_publisher(PointCloud2, points_topic, output_qos)
         self._logger = node.get_logger()
-        self._stride = stride
+        self.stride = stride
+        """``cloud_stride``: the node sets it at run time (read once per cloud)."""
+        self.layout = layout
+        self.grid_publishers = {
+            name: node.create_publisher(Image, topic, output_qos)
+            for name, topic in zip(CLOUD_OUTPUTS, grid_topics or (), strict=False)
+            if layout == "organized"
+        }
         self._max_pixels = max_pixels
         self._palette = palette
         self._wake = wake
@@ -104,8 +115,8 @@ class SemanticCloud:
         node.create_subscription(CameraInfo, self.info_topic, self._on_camera_info, input_qos)
 
     def wanted(self) -> bool:
-        """Whether somebody subscribes to the cloud (it is computed only then)."""
-        return self.publisher.get_subscription_count() > 0
+        """Whether somebody subscribes to the cloud or the masks at its grid (depth is used only then)."""
+        return any(p.get_subscription_count() > 0 for p in (self.publisher, *self.grid_publishers.values()))
 
     # -- executor thread ----------------------------------------------------------
 
@@ -154,8 +165,8 @@ class SemanticCloud:
         with self._lock:
             return bool(self._inbox)
 
-    def update(self, segmentation: tuple[int, np.ndarray] | None) -> None:
-        """Pair the waiting depth frames and ``segmentation`` (stamp ns, labels), then publish a cloud per pair.
+    def update(self, segmentation: tuple[int, tuple[np.ndarray, np.ndarray | None]] | None) -> None:
+        """Pair the waiting depth frames and ``segmentation`` (stamp ns, (labels, confidence)), then publish per pair.
 
         ``segmentation`` is None when the inference thread woke for depth
         frames alone, or when nobody subscribes to the cloud.
@@ -179,14 +190,22 @@ class SemanticCloud:
                 f"{self.topic}: depth frame(s) without a colour frame within depth_tolerance; no cloud for them",
                 throttle_duration_sec=WARN_THROTTLE_S,
             )
-        for labels, message in pairs:
-            self._publish(labels, message, info)
+        for images, message in pairs:
+            self._publish(images, message, info)
 
     def _unpaired(self) -> int:
         return self._pairing.unpaired_right + self._pushed_out
 
-    def _publish(self, labels: np.ndarray, message: Image | CompressedImage, info: CameraInfo | None) -> None:
-        """Back-project a depth frame with the labels of its colour frame and publish it with the depth header."""
+    def _publish(
+        self, images: tuple[np.ndarray, np.ndarray | None], message: Image | CompressedImage, info: CameraInfo | None
+    ) -> None:
+        """Back-project a depth frame with the labels of its colour frame and publish it with the depth header.
+
+        ``images`` are the colour frame's (labels, confidence or None). The
+        masks at the cloud's grid go out with the same header, so the cloud,
+        ``cloud_labels`` and ``cloud_confidence`` have identical stamps.
+        """
+        labels, confidence = images
         if info is None:
             with self._lock:
                 self._without_camera_info += 1
@@ -199,11 +218,19 @@ class SemanticCloud:
             _check_matches_camera_info(width, height, info)
             metres = self._metres(message)
             intrinsics = Intrinsics.from_camera_info(info.k, info.width or width, info.height or height)
-            points = semantic_cloud(metres, intrinsics, labels, self._palette, stride=self._stride)
+            stride = self.stride
+            build = organized_cloud if self.layout == "organized" else semantic_cloud
+            points = build(metres, intrinsics, labels, self._palette, stride=stride)
         except (ImageEncodingError, ValueError) as exc:
             self._reject(exc)
             return
-        self.publisher.publish(cloud_message(message.header, points))
+        if self.publisher.get_subscription_count() > 0:
+            self.publisher.publish(cloud_message(message.header, points))
+        for name, image in zip(CLOUD_OUTPUTS, (labels, confidence), strict=True):
+            publisher = self.grid_publishers.get(name)
+            if publisher is not None and image is not None and publisher.get_subscription_count() > 0:
+                grid = np.ascontiguousarray(to_cloud_grid(image, metres.shape, stride))
+                publisher.publish(image_message(message.header, grid, "mono8"))
         with self._lock:
             self._clouds += 1
             self._build_ms = (time.perf_counter() - started) * 1000.0

@@ -25,7 +25,7 @@ from lednet_ros.msgs.stamps import header_stamp_ns
 from lednet_ros.ros.camera_stream import CameraStream, Frame
 from lednet_ros.ros.compressed_outputs import compressed_output, computed_outputs
 from lednet_ros.ros.conversions import image_message, output_camera_info
-from lednet_ros.ros.topics import CAMERA_INFO, POINTS
+from lednet_ros.ros.topics import CAMERA_INFO, CLOUD_CONFIDENCE, CLOUD_OUTPUTS, POINTS
 
 __all__ = ["WARN_THROTTLE_S", "FramePipeline"]
 
@@ -38,6 +38,7 @@ class FramePipeline:
 
     _cameras: list[CameraStream]
     _cloud: Any
+    _published: Any
     _encoder: Any
     _running: bool
     _values: dict[str, Any]
@@ -107,7 +108,8 @@ class FramePipeline:
         start = time.perf_counter()
         try:
             results = self.engine.infer_batch(
-                images, order=orders, confidence="confidence" in wanted, color="color" in wanted,
+                images, order=orders, color="color" in wanted,
+                confidence=bool(wanted & {"confidence", CLOUD_CONFIDENCE}) or self._published.needs_confidence(),
                 overlay="overlay" in wanted, alpha=self.overlay_alpha, at_model_size=at_model,
             )  # fmt: skip
         except Exception as exc:
@@ -121,6 +123,7 @@ class FramePipeline:
             )
             return {}
         inference_ms = (time.perf_counter() - start) * 1000.0
+        results = [self._published.apply(result) for result in results]  # min_confidence, publish_classes
         segmentations = {}
         for (camera, frame, _, camera_wanted), result in zip(work, results, strict=True):
             try:
@@ -130,8 +133,8 @@ class FramePipeline:
                 self.get_logger().error(f"{camera.input_topic}: publishing failed: {type(exc).__name__}: {exc}",
                                         throttle_duration_sec=WARN_THROTTLE_S)  # fmt: skip
                 continue
-            if POINTS in camera_wanted:
-                segmentations[id(camera)] = (header_stamp_ns(frame.message.header), result.labels)
+            if camera_wanted & {POINTS, *CLOUD_OUTPUTS}:
+                segmentations[id(camera)] = (header_stamp_ns(frame.message.header), (result.labels, result.confidence))
         return segmentations
 
     def _publish(self, camera: CameraStream, frame: Frame, result: Any, wanted: set[str], inference_ms: float) -> None:

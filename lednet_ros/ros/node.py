@@ -50,9 +50,20 @@ from lednet_ros.ros.compressed_outputs import COMPRESSED_OUTPUTS, CompressedEnco
 from lednet_ros.ros.conversions import camera_info_problem
 from lednet_ros.ros.depth import SemanticCloud
 from lednet_ros.ros.frame_pipeline import WARN_THROTTLE_S, FramePipeline
+from lednet_ros.ros.label_info import PublishedClasses
 from lednet_ros.ros.parameters import declare_parameters, engine_options, image_sizes
 from lednet_ros.ros.spinning import run_node
-from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
+from lednet_ros.ros.topics import (
+    CAMERA_INFO,
+    CLOUD_OUTPUTS,
+    COMPRESSED_IMAGE,
+    IMAGE,
+    LABEL_INFO,
+    OUTPUTS,
+    POINTS,
+    in_namespace,
+    output_topic,
+)
 
 __all__ = ["SegmentationCore", "SegmentationNode", "main"]
 
@@ -88,6 +99,7 @@ class SegmentationCore(FramePipeline):
         self._worker: threading.Thread | None = None
         self._cameras: list[CameraStream] = []
         self._cloud: SemanticCloud | None = None
+        self._published: PublishedClasses | None = None  # the class filter and label_info, from configure
         self._encoder: CompressedEncoder | None = None  # the /compressed twins' thread (configure creates it)
         self._configured: set[Any] = set()  # what _configure created, for _cleanup
         self._active: set[Any] = set()  # what _activate created, for _deactivate
@@ -105,6 +117,13 @@ class SegmentationCore(FramePipeline):
         self.engine = engine_options(p).build_engine(
             class_config=load_class_config(p["class_config"]) if p["class_config"] else None
         )
+        self._published = PublishedClasses(
+            self,
+            self.engine.classes,
+            [in_namespace(c, output_topic(LABEL_INFO)) for c in p["cameras"]],
+            publish_classes=self.get_parameter("publish_classes").value,
+            min_confidence=self.get_parameter("min_confidence").value,
+        )  # the values now: a managed node's may have changed since it was declared
         if p["device"] == "auto" and self.engine.device.type == "cpu":
             self.get_logger().warning("device 'auto': no usable CUDA device, running on the CPU")
         self._warm_up(image_sizes(p["warmup_image_sizes"]), keep_aspect=p["keep_aspect"], cameras=len(p["cameras"]))
@@ -121,11 +140,15 @@ class SegmentationCore(FramePipeline):
             first = self._cameras[0]
             points_topic = in_namespace(first.namespace, output_topic(POINTS))
             self._cloud = SemanticCloud(self, depth_topic=p["depth_topic"], points_topic=points_topic,
-                                        stride=int(p["cloud_stride"]), tolerance_s=float(p["depth_tolerance"]),
+                                        stride=int(self.get_parameter("cloud_stride").value),
+                                        tolerance_s=float(p["depth_tolerance"]), layout=p["cloud_layout"],
+                                        grid_topics=tuple(in_namespace(first.namespace, output_topic(name))
+                                                          for name in CLOUD_OUTPUTS),
                                         palette=self.engine.classes.palette(), wake=self._wake, qos=qos,
                                         max_pixels=lambda: self.max_input_pixels,
                                         transport=p["depth_transport"])  # fmt: skip
             first.publishers[POINTS] = self._cloud.publisher  # its subscribers count as the camera's
+            first.publishers.update(self._cloud.grid_publishers)
 
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
 
@@ -142,6 +165,8 @@ class SegmentationCore(FramePipeline):
                 self._subscribe(camera, compressed, self._qos[0])
             if self._cloud is not None:
                 self._cloud.subscribe(self, self._qos[0])
+            if self._published is not None:
+                self._published.publish_label_info(force=True)  # latched: later subscribers get it too
             self.create_timer(self._values["diagnostics_period"], self._publish_diagnostics)
             self._running = True
             self._encoder.start()
@@ -191,7 +216,7 @@ class SegmentationCore(FramePipeline):
     def _cleanup(self) -> None:
         """Destroy the publishers and the depth input and let the engine go (its memory with it)."""
         self._destroy(self._configured)
-        self._configured, self._cameras, self._cloud = set(), [], None
+        self._configured, self._cameras, self._cloud, self._published = set(), [], None, None
         engine = self.__dict__.pop("engine", None)
         on_cuda = engine is not None and engine.device.type == "cuda"
         del engine
@@ -251,10 +276,16 @@ class SegmentationCore(FramePipeline):
         """Apply run-time changes.
 
         rclpy has already refused read-only parameters, wrong types and values
-        outside the declared ranges, so every change that gets here is valid.
+        outside the declared ranges; what is left to refuse is a ``publish_classes``
+        name the class set lacks, and then nothing of the request applies.
         """
+        refusal = self._published.on_set(parameters) if self._published is not None else None
+        if refusal is not None:  # an unknown class name (unconfigured: checked at configure)
+            return SetParametersResult(successful=False, reason=refusal)
         for parameter in parameters:
-            if parameter.name == "overlay_alpha":
+            if parameter.name == "cloud_stride" and self._cloud is not None:
+                self._cloud.stride = int(parameter.value)
+            elif parameter.name == "overlay_alpha":
                 self.overlay_alpha = float(parameter.value)
             elif parameter.name == "max_input_pixels":
                 self.max_input_pixels = int(parameter.value)
@@ -295,7 +326,8 @@ class SegmentationCore(FramePipeline):
             )
             cloud = self._cloud.snapshot() if self._cloud is not None and camera is self._cameras[0] else None
             values = diagnostics.camera_status_values(
-                snapshot, outputs=[name for name in (*OUTPUTS, *COMPRESSED_OUTPUTS, POINTS) if name in wanted],
+                snapshot, outputs=[name for name in (*OUTPUTS, *COMPRESSED_OUTPUTS, POINTS, *CLOUD_OUTPUTS)
+                                   if name in wanted],
                 device=str(self.engine.device), precision=self.engine.running_precision, backend=self.engine.backend,
                 weights=self.engine.checkpoint.describe(), cloud=cloud,
             )  # fmt: skip

@@ -32,8 +32,19 @@ from rclpy.validate_full_topic_name import validate_full_topic_name
 from lednet_ros.errors import ImageEncodingError, LednetError
 from lednet_ros.inference.options import BACKEND_CHOICES, PRECISIONS, EngineOptions, option_help, parse_size
 from lednet_ros.limits import DEFAULT_MAX_PIXELS, check_image_size, check_model_size
+from lednet_ros.msgs.cloud import CLOUD_LAYOUTS
 from lednet_ros.msgs.compressed_output import COLOUR_FORMATS, DEFAULT_JPEG_QUALITY
-from lednet_ros.ros.topics import CAMERA_INFO, COMPRESSED_IMAGE, IMAGE, OUTPUTS, POINTS, in_namespace, output_topic
+from lednet_ros.ros.topics import (
+    CAMERA_INFO,
+    CLOUD_OUTPUTS,
+    COMPRESSED_IMAGE,
+    IMAGE,
+    LABEL_INFO,
+    OUTPUTS,
+    POINTS,
+    in_namespace,
+    output_topic,
+)
 
 __all__ = [
     "PARAMETERS",
@@ -184,7 +195,30 @@ PARAMETERS: tuple[NodeParameter, ...] = (
         "(image_transport's compressedDepth: PNG or RVL)",
         choices=("raw", "compressedDepth"),
     ),
-    NodeParameter("cloud_stride", 1, "use every N-th depth row and column for the cloud", value_range=(1, 64)),
+    NodeParameter(
+        "cloud_stride", 1, "use every N-th depth row and column for the cloud", run_time=True, value_range=(1, 64)
+    ),
+    NodeParameter(
+        "cloud_layout",
+        "packed",
+        "packed: the valid points in one row; organized: one point per depth pixel (or cloud_stride cell), NaN "
+        "where there is no depth, and segmentation/cloud_labels and cloud_confidence at its size (for Nav2)",
+        choices=CLOUD_LAYOUTS,
+    ),
+    NodeParameter(
+        "min_confidence",
+        0.0,
+        "pixels whose class probability is below this become 255 (ignore) in labels, color and the cloud; "
+        "0: off; segmentation/label_info's threshold",
+        run_time=True,
+        value_range=(0.0, 1.0),
+    ),
+    NodeParameter(
+        "publish_classes",
+        [""],
+        "class names to publish; other classes become 255 and segmentation/label_info lists only these; [''] = all",
+        run_time=True,
+    ),
     NodeParameter(
         "depth_tolerance",
         0.02,
@@ -246,7 +280,8 @@ def check_values(values: Mapping[str, Any]) -> None:
         msg = f"parameter cameras lists a namespace twice: {cameras}"
         raise LednetError(msg)
     for namespace in cameras:
-        for name in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, *(output_topic(o) for o in (*OUTPUTS, POINTS))):
+        outputs = (*OUTPUTS, POINTS, *CLOUD_OUTPUTS, LABEL_INFO)
+        for name in (IMAGE, COMPRESSED_IMAGE, CAMERA_INFO, *(output_topic(o) for o in outputs)):
             _check_topic("cameras", namespace, in_namespace(namespace, name))
     if values["depth_topic"]:
         _check_topic("depth_topic", values["depth_topic"], values["depth_topic"])

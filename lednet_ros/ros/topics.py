@@ -10,9 +10,13 @@ from __future__ import annotations
 
 __all__ = [
     "CAMERA_INFO",
+    "CLOUD_CONFIDENCE",
+    "CLOUD_LABELS",
+    "CLOUD_OUTPUTS",
     "COMPRESSED_IMAGE",
     "IMAGE",
     "IMAGE_OUTPUTS",
+    "LABEL_INFO",
     "NODE_NAME",
     "OUTPUTS",
     "POINTS",
@@ -36,6 +40,12 @@ OUTPUTS = (*IMAGE_OUTPUTS, CAMERA_INFO)
 """Every output of a camera (``camera_info`` is the input's, scaled to the outputs' size)."""
 POINTS = "points"
 """The semantic ``PointCloud2`` of the camera that has a depth input."""
+CLOUD_LABELS = "cloud_labels"
+CLOUD_CONFIDENCE = "cloud_confidence"
+CLOUD_OUTPUTS = (CLOUD_LABELS, CLOUD_CONFIDENCE)
+"""With ``cloud_layout`` organized: mono8 labels and confidence at the cloud's grid, with its header (Nav2)."""
+LABEL_INFO = "label_info"
+"""``vision_msgs/LabelInfo`` of each camera: class ids and names, latched."""
 
 
 def output_topic(name: str) -> str:

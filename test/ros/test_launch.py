@@ -72,7 +72,8 @@ def test_every_parameter_is_described_once_and_ranges_hold_their_defaults() -> N
             assert low <= parameter.default <= high, parameter.name
             declared = descriptor.integer_range or descriptor.floating_point_range
             assert len(declared) == 1 and (declared[0].from_value, declared[0].to_value) == (low, high)
-    assert {"overlay_alpha", "max_input_pixels", "rate_warn_fraction", "jpeg_quality"} == RUN_TIME
+    run_time = {"overlay_alpha", "max_input_pixels", "rate_warn_fraction", "jpeg_quality", "cloud_stride"}
+    assert {*run_time, "min_confidence", "publish_classes"} == RUN_TIME
 
 
 def test_engine_parameters_come_from_engine_options() -> None:

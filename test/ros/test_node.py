@@ -244,6 +244,7 @@ def test_no_subscribers_means_no_inference(ros: None, weights: Path, tmp_path: P
         (["output_resolution:=sideways"], "output_resolution='sideways' is not one of"),
         (["model_width:=64"], "set both model_width and model_height"),
         (["device:=cuda:7"], "device 'cuda:7'"),
+        (["publish_classes:=[road,lawn]"], "publish_classes: 'lawn' not in the class set"),
     ],
 )
 def test_bad_start_up_settings_give_one_error_line_and_exit_1(tmp_path: Path, params: list[str], message: str) -> None:
