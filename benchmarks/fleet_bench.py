@@ -97,10 +97,19 @@ def main() -> int:
     parser.add_argument("--bags", type=int, default=12)
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--weights", help="weights file (default: the packaged weights)")
+    parser.add_argument("--model-size", metavar="WxH", help="model input size (default: the weights')")
     parser.add_argument("--memory", action="store_true", help="also peak memory on 200 vs 2,000 frames")
+    parser.add_argument("--memory-only", action="store_true", help="only the peak memory rows")
     args = parser.parse_args()
+    common = ["--precision", "fp32", *(["--weights", args.weights] if args.weights else []),
+              *(["--model-size", args.model_size] if args.model_size else [])]  # fmt: skip
+    if args.memory_only:
+        memory = memory_rows(args.work, common)
+        print("peak RSS of one worker, 200 vs 2,000 frames (320x240):", json.dumps(memory))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({"memory": memory, "options": common}, indent=2) + "\n", encoding="utf-8")
+        return 0
     bags = make_bags(args.work / "bags", args.bags, args.frames, (640, 480))
-    common = ["--precision", "fp32", *(["--weights", args.weights] if args.weights else [])]
     rows = {name: run_row(bags, args.work / f"row{k}", extra, common) for k, (name, extra) in enumerate(ROWS.items())}
     names = list(rows)
     equal = all(rows[n]["confusion"] == rows[names[0]]["confusion"] for n in names[:3])

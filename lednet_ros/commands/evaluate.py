@@ -140,7 +140,9 @@ def _fleet(args: argparse.Namespace) -> int:
     checkpoint = load_weights(options.weights)
     cameras = [Camera(i, t) for i, t in zip(args.image_topic, args.label_topic, strict=True)]
     units = plan_units(find_bags(args.bags), cameras, args.slice_frames)
-    job = EvaluateJob(checkpoint.meta.classes, args.tolerance_ms, args.predictions_topic, args.max_input_pixels)
+    classes = checkpoint.meta.classes
+    label_map = tuple(load_label_map(args.label_map, classes).tolist()) if args.label_map else None
+    job = EvaluateJob(classes, args.tolerance_ms, args.predictions_topic, args.max_input_pixels, label_map)
     results = run_units(units, job, options, args.out, cluster=cluster_options(args), force=args.force)
     context = {
         "inputs": [str(b) for b in args.bags], "cameras": [[c.image_topic, c.label_topic] for c in cameras],

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from lednet_ros.evaluation.offline import run as evaluate_bag
 from lednet_ros.evaluation.stats import percentile_summary
 from lednet_ros.fleet.units import STATUS_FAILED, STATUS_OK, Unit
@@ -68,6 +70,8 @@ class EvaluateJob:
     tolerance_ms: float = 0.0
     predictions_topic: str | None = None
     max_pixels: int | None = None
+    label_map: tuple[int, ...] | None = None
+    """Source value -> train id for mono8 ground truth in another class set (:mod:`lednet_ros.data.label_map`)."""
 
     @property
     def needs_engine(self) -> bool:
@@ -77,7 +81,8 @@ class EvaluateJob:
     def describe(self) -> dict[str, object]:
         """The pairing and limit options."""
         return {"kind": "evaluate", "tolerance_ms": self.tolerance_ms, "predictions_topic": self.predictions_topic,
-                "max_pixels": self.max_pixels, "classes": list(self.classes.names)}  # fmt: skip
+                "max_pixels": self.max_pixels, "classes": list(self.classes.names),
+                "label_map": list(self.label_map) if self.label_map else None}  # fmt: skip
 
     def __call__(self, engine: SegmentationEngine | None, unit: Unit) -> dict[str, Any]:
         """The unit's confusion matrix and counters."""
@@ -89,6 +94,7 @@ class EvaluateJob:
                 unit.bag, unit.camera.image_topic, unit.camera.label_topic, self.classes, engine=engine,
                 predictions_topic=self.predictions_topic, tolerance_ms=self.tolerance_ms, samples=0,
                 progress=False, max_pixels=self.max_pixels, window_ns=(unit.start_ns, unit.stop_ns),
+                label_map=None if self.label_map is None else np.asarray(self.label_map, dtype=np.uint8),
             )  # fmt: skip
         except Exception as exc:  # a truncated or corrupt bag fails its unit only
             return failed_result(unit, f"{type(exc).__name__}: {exc}")
