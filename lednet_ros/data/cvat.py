@@ -19,22 +19,16 @@ counted in the import report, never matched to the nearest.
 Own code rather than Datumaro: the rules above fit in this module, and
 Datumaro (with its native extension, pycocotools, and many more) would add
 a heavy dependency to every install and to CI for one format; reading the
-archive here also keeps it under this package's user-file limits. A zip
-archive or a folder is read member by member, never extracted: members
-with absolute or ``..`` paths, symlinks, encrypted members, more than
-:data:`MAX_MEMBERS` members, a member over :data:`MAX_MEMBER_BYTES` (checked
-while reading, not trusted from the header), more than
-:data:`MAX_ARCHIVE_BYTES` read in all, a ``labelmap.txt`` over 1 MiB or with
-more than 255 labels, and masks or images beyond the frame limits
-(:mod:`lednet_ros.limits`, read from their headers) are refused.
+archive here also keeps it under this package's user-file limits
+(:mod:`lednet_ros.data.archive`: no paths outside, no links, bounded
+members, sizes measured while unpacking). A ``labelmap.txt`` over 1 MiB or
+with more than 255 labels, and masks or images beyond the frame limits
+(:mod:`lednet_ros.limits`, read from their headers) are refused too.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import stat
-import zipfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,6 +37,7 @@ from pathlib import Path, PurePosixPath
 import cv2
 import numpy as np
 
+from lednet_ros.data.archive import MAX_MEMBER_BYTES, Archive, safe_name
 from lednet_ros.errors import LednetError
 from lednet_ros.limits import DEFAULT_MAX_PIXELS, check_image_size
 from lednet_ros.model.classes import ClassConfig
@@ -67,10 +62,6 @@ LIST_FILE = "ImageSets/Segmentation/default.txt"
 IMAGE_FOLDERS = ("JPEGImages", "images")
 """Where an archive may hold its images: CVAT's export "with images", or a plain ``images/``."""
 BLACK = (0, 0, 0)
-MAX_MEMBERS = 100_000
-MAX_MEMBER_BYTES = 64 << 20
-"""The largest file read from an archive (a 3840x2160 RGB PNG that does not compress is 25 MB)."""
-MAX_ARCHIVE_BYTES = 8 << 30
 MAX_LABELS = 255
 IMAGE_KINDS = {"jpeg": ".jpg", "png": ".png"}
 
@@ -174,111 +165,6 @@ def write_cvat(out: Path, classes: ClassConfig, items: Iterable[tuple[str, Path,
     return out
 
 
-def _safe_name(name: str, source: str) -> str:
-    """``name`` as a relative POSIX path inside the archive; refused if it could leave it."""
-    path = PurePosixPath(name.replace("\\", "/"))
-    if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        msg = f"{source}: refused: member {name!r} points outside the archive"
-        raise LednetError(msg)
-    return path.as_posix()
-
-
-class _Archive:
-    """A zip file or a folder, read member by member within the limits (never extracted, links never followed)."""
-
-    def __init__(self, source: Path) -> None:
-        self.source = source
-        self.read_bytes = 0
-        self.zip: zipfile.ZipFile | None = None
-        self.members: dict[str, Path | zipfile.ZipInfo] = {}
-        if source.is_dir() and not source.is_symlink():
-            self._scan_folder()
-        else:
-            self._scan_zip()
-
-    def _add(self, name: str, member: Path | zipfile.ZipInfo) -> None:
-        if len(self.members) >= MAX_MEMBERS:
-            msg = f"{self.source}: refused: more than {MAX_MEMBERS} files"
-            raise LednetError(msg)
-        self.members[_safe_name(name, str(self.source))] = member
-
-    def _scan_folder(self) -> None:
-        for folder, dirs, files in os.walk(self.source, followlinks=False):
-            for entry in (*dirs, *files):
-                path = Path(folder) / entry
-                if path.is_symlink():
-                    msg = f"{self.source}: refused: {path.relative_to(self.source)} is a symbolic link"
-                    raise LednetError(msg)
-            for entry in files:
-                path = Path(folder) / entry
-                self._add(path.relative_to(self.source).as_posix(), path)
-
-    def _scan_zip(self) -> None:
-        try:
-            self.zip = zipfile.ZipFile(_regular_file(self.source))
-        except (zipfile.BadZipFile, OSError) as exc:
-            msg = f"{self.source}: not a zip archive or folder ({exc})"
-            raise LednetError(msg) from None
-        declared = 0
-        for info in self.zip.infolist():
-            if stat.S_ISLNK(info.external_attr >> 16):
-                msg = f"{self.source}: refused: member {info.filename!r} is a symbolic link"
-                raise LednetError(msg)
-            if info.flag_bits & 0x1:
-                msg = f"{self.source}: refused: member {info.filename!r} is encrypted"
-                raise LednetError(msg)
-            declared += info.file_size
-            if info.file_size > MAX_MEMBER_BYTES or declared > MAX_ARCHIVE_BYTES:
-                msg = f"{self.source}: refused: member {info.filename!r} unpacks beyond the limits ({info.file_size} bytes)"
-                raise LednetError(msg)
-            if not info.is_dir():
-                self._add(info.filename, info)
-
-    def read(self, name: str, limit: int = MAX_MEMBER_BYTES) -> bytes:
-        """The bytes of member ``name``, at most ``limit`` (a zip member is measured as it unpacks)."""
-        member = self.members[name]
-        where = f"{self.source}: {name}"
-        if isinstance(member, Path):
-            data = read_user_file(member, "archive member", limit)
-        else:
-            assert self.zip is not None
-            try:
-                with self.zip.open(member) as stream:
-                    data = stream.read(limit + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
-                msg = f"{where}: refused: cannot unpack ({exc})"
-                raise LednetError(msg) from None
-            if len(data) > limit:
-                msg = f"{where}: refused: unpacks to more than {limit} bytes"
-                raise LednetError(msg)
-        self.read_bytes += len(data)
-        if self.read_bytes > MAX_ARCHIVE_BYTES:
-            msg = f"{self.source}: refused: unpacks to more than {MAX_ARCHIVE_BYTES} bytes"
-            raise LednetError(msg)
-        return data
-
-    def close(self) -> None:
-        if self.zip is not None:
-            self.zip.close()
-
-
-def _regular_file(path: Path) -> Path:
-    """``path`` if it is a regular file (``zipfile`` then reads its directory and each member lazily).
-
-    Raises:
-        LednetError: missing, a folder that is a link, a device, a FIFO.
-    """
-    try:
-        info = path.lstat()
-    except OSError as exc:
-        msg = f"{path}: cannot read the CVAT export ({exc.strerror or exc})"
-        raise LednetError(msg) from None
-    if not stat.S_ISREG(info.st_mode):
-        msg = f"{path}: refused: the CVAT export must be a zip file or a folder, not a link or a device"
-        raise LednetError(msg)
-    return path
-
-
 @dataclass
 class CvatImport:
     """What an import wrote, and the pixels whose colour no label has (ignored, never guessed)."""
@@ -336,7 +222,7 @@ def _mask_ids(data: bytes, where: str, classes: ClassConfig, report: CvatImport)
     return ids
 
 
-def _names(archive: _Archive, root: str) -> list[str]:
+def _names(archive: Archive, root: str) -> list[str]:
     """The images of the export: ``default.txt``'s list, else every mask in ``SegmentationClass``."""
     listed = root + LIST_FILE
     if listed in archive.members:
@@ -348,10 +234,10 @@ def _names(archive: _Archive, root: str) -> list[str]:
     if not names:
         msg = f"{archive.source}: no images listed ({LIST_FILE}) and no masks in {MASK_FOLDER}/"
         raise LednetError(msg)
-    return [_safe_name(n, str(archive.source)) for n in names]
+    return [safe_name(n, str(archive.source)) for n in names]
 
 
-def _image_bytes(archive: _Archive, root: str, name: str, images: Path | None) -> bytes:
+def _image_bytes(archive: Archive, root: str, name: str, images: Path | None) -> bytes:
     """The image ``name`` from the archive's image folders, else from the folder ``images``."""
     for folder in IMAGE_FOLDERS:
         for suffix in (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG"):
@@ -382,7 +268,7 @@ def import_cvat(source: Path, out: Path, *, images: Path | None = None,
     """
     import yaml  # noqa: PLC0415 (keep module import cheap)
 
-    archive = _Archive(Path(source))
+    archive = Archive(Path(source))
     try:
         roots = sorted((n[: -len(LABELMAP)] for n in archive.members if n == LABELMAP or n.endswith("/" + LABELMAP)),
                        key=len)  # fmt: skip
@@ -406,7 +292,7 @@ def import_cvat(source: Path, out: Path, *, images: Path | None = None,
     return report
 
 
-def _import_one(archive: _Archive, root: str, name: str, images: Path | None, max_pixels: int | None,
+def _import_one(archive: Archive, root: str, name: str, images: Path | None, max_pixels: int | None,
                 report: CvatImport) -> None:  # fmt: skip
     """One image and its mask into ``report.out``."""
     mask_member = f"{root}{MASK_FOLDER}/{name}.png"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from lednet_ros.commands.cvat_import import main as import_main
-from lednet_ros.data import cvat
+from lednet_ros.data import archive, cvat
 from lednet_ros.data.cvat import LABELMAP, LIST_FILE, MASK_FOLDER, import_cvat, parse_labelmap, write_cvat
 from lednet_ros.data.datasets import find_samples, read_label
 from lednet_ros.errors import LednetError
@@ -142,8 +142,11 @@ def test_hostile_folders_and_labelmaps_are_refused(tmp_path: Path, monkeypatch: 
     with pytest.raises(LednetError, match="more than the limit"):
         import_cvat(folder, tmp_path / "out")
     (folder / LABELMAP).write_text("a:1,2,3::\n")
-    monkeypatch.setattr(cvat, "MAX_MEMBERS", 2)
+    monkeypatch.setattr(archive, "MAX_MEMBERS", 2)
     with pytest.raises(LednetError, match="more than 2 files"):
         import_cvat(folder, tmp_path / "out")
     with pytest.raises(LednetError, match="not a zip archive"):
         import_cvat(folder / LABELMAP, tmp_path / "out")
+    many = _zip(folder, tmp_path / "many.zip")  # 4 members: refused from the end record, before zipfile reads them
+    with pytest.raises(LednetError, match="4 members, more than 2 files"):
+        import_cvat(many, tmp_path / "out")
