@@ -68,6 +68,9 @@ def run(config: TrainConfig, *, progress: bool = True) -> TrainResult:
     if world > 1 and device.type == "cuda":  # torchrun: one GPU per process
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
+    if world > 1 and config.freeze_encoder_iterations:  # DDP's gradient buckets are fixed when it wraps the model
+        msg = "freeze_encoder_iterations is not supported under torchrun (DistributedDataParallel)"
+        raise LednetError(msg)
     torch.manual_seed(config.seed + rank)
     Path(config.out).mkdir(parents=True, exist_ok=True)
     classes = load_class_config(config.class_config)
