@@ -161,7 +161,13 @@ PARAMETERS: tuple[NodeParameter, ...] = (
         "best_effort (camera drivers, bag play) or reliable",
         choices=_RELIABILITIES,
     ),
-    NodeParameter("input_qos_depth", 1, "input queue depth", value_range=(1, 100)),
+    NodeParameter(
+        "input_qos_depth",
+        5,
+        "input queue depth (5: sensor-data QoS; the node still works on the newest frame and counts the others "
+        "as dropped, where a depth-1 queue would let DDS replace them unseen while the node is busy)",
+        value_range=(1, 100),
+    ),
     NodeParameter(
         "output_qos_reliability", "reliable", "reliable (rviz2, bag record) or best_effort", choices=_RELIABILITIES
     ),

@@ -114,7 +114,7 @@ def test_params_file_values_stand_unless_given_on_the_command_line(ros2: Ros2, r
             "model_width": 64, "model_height": 32,  # the file's over the preset's 512x256
             "diagnostics_period": 0.5,  # the file's only
             "rate_warn_fraction": 0.75,  # the command line's over the file's
-            "input_qos_depth": 1, "weights": "",  # nobody's: the node's defaults
+            "input_qos_depth": 5, "weights": "",  # the preset and the node agree; weights nobody sets
         }  # fmt: skip
         backend = resolve_backend("auto", torch.device("cpu"), "auto")  # what the preset's auto and auto give here
         precision = resolve_precision("auto", torch.device("cpu"), backend)
