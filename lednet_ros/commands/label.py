@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _destinations(inputs: list[Path], bags: list[Path]) -> dict[str, str]:
-    """Each bag's path relative to the input it was found under (a named bag: its own name)."""
-    roots = [p.resolve() for p in inputs]
-    mapping = {}
-    for bag in bags:
-        root = next((r for r in roots if bag.is_relative_to(r) and bag != r), None)
-        mapping[str(bag)] = str(bag.relative_to(root)) if root is not None else bag.name
-    return mapping
+def _destinations(bags: list[Path]) -> dict[str, str]:
+    """Each bag's path relative to the folder that holds them all: distinct bags, distinct outputs."""
+    root = Path(os.path.commonpath([bag.parent for bag in bags]))
+    return {str(bag): str(bag.relative_to(root)) for bag in bags}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,7 +84,7 @@ def _label(args: argparse.Namespace) -> int:
 
     bags = find_bags(args.bags)
     out = args.out.resolve()
-    job = LabelJob(str(out), _destinations(args.bags, bags), args.cityscapes, args.split, args.hardest or 0,
+    job = LabelJob(str(out), _destinations(bags), args.cityscapes, args.split, args.hardest or 0,
                    args.max_input_pixels)  # fmt: skip
     cameras = [Camera(topic) for topic in args.image_topic or [DEFAULT_IMAGE_TOPIC]]
     units = plan_units(bags, cameras, args.slice_frames)

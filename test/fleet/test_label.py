@@ -71,3 +71,11 @@ def test_the_hardest_keeps_the_top_n_in_bounded_memory() -> None:
         hardest.offer({"score": float(score), "i": i})
         assert len(hardest.records()) <= 7
     assert [r["i"] for r in hardest.records()] == list(np.argsort(-scores)[:7])
+
+
+def test_outputs_mirror_the_folders_that_hold_the_bags_and_never_collide(tmp_path: Path) -> None:
+    from lednet_ros.commands.label import _destinations
+
+    bags = [tmp_path / "d1/bag", tmp_path / "d2/bag", tmp_path / "d2/more/bag"]
+    assert _destinations(bags) == {str(bags[0]): "d1/bag", str(bags[1]): "d2/bag", str(bags[2]): "d2/more/bag"}
+    assert _destinations([tmp_path / "d1/bag"]) == {str(tmp_path / "d1/bag"): "bag"}
