@@ -37,6 +37,7 @@ from lednet_ros.data.bags import DEFAULT_IMAGE_TOPIC, DEFAULT_LABEL_TOPIC
 from lednet_ros.data.label_map import LABEL_MAP_HELP, load_label_map
 from lednet_ros.evaluation.offline import run
 from lednet_ros.evaluation.report import evaluation_markdown, write_report
+from lednet_ros.fleet.units import ALL_CAMERAS
 
 __all__ = ["main"]
 
@@ -54,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--image-topic", action="append", metavar="TOPIC",
-        help=f"camera images; repeat for several cameras (default: {DEFAULT_IMAGE_TOPIC})",
+        help=f"camera images; repeat for several cameras, or '{ALL_CAMERAS}': every IMAGE topic (last name "
+        f"image...) with a NAMESPACE/labels partner (default: {DEFAULT_IMAGE_TOPIC})",
     )  # fmt: skip
     parser.add_argument(
         "--label-topic", action="append", metavar="TOPIC",
@@ -126,7 +128,8 @@ def _is_fleet(args: argparse.Namespace) -> bool:
     """One bag, one camera and no Ray option: exactly the single-bag evaluation of old; anything more: the fleet."""
     (first, *more) = args.bags
     one_bag = not more and (first.is_file() or (first / "metadata.yaml").exists() or not first.exists())
-    return not one_bag or len(args.image_topic) > 1 or cluster_options(args) is not None
+    cameras = len(args.image_topic) > 1 or args.image_topic[0] == ALL_CAMERAS
+    return not one_bag or cameras or cluster_options(args) is not None
 
 
 def _fleet(args: argparse.Namespace) -> int:

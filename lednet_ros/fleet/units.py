@@ -19,6 +19,7 @@ from lednet_ros.data.bags import IMAGE_TYPES, open_bag
 from lednet_ros.errors import LednetError
 
 __all__ = [
+    "ALL_CAMERAS",
     "DEFAULT_SLICE_FRAMES",
     "STATUS_FAILED",
     "STATUS_NO_IMAGES",
@@ -39,6 +40,9 @@ A slice is a window of receive times: an image and its label that straddle
 a boundary count as unpaired in the two slices, so slices are kept long.
 """
 
+ALL_CAMERAS = "all"
+"""As the image topic: every image topic of a bag that has a label partner (:func:`_paired`)."""
+LABELS_NAME = "labels"
 STATUS_OK = "ok"
 STATUS_NO_LABELS = "no labels"
 STATUS_NO_IMAGES = "no images"
@@ -125,7 +129,7 @@ def _plan_bag(bag: Path, cameras: list[Camera], slice_frames: int) -> list[Unit]
     finally:
         reader.close()
     units = []
-    for camera in cameras:
+    for camera in _paired(cameras, types):
         frames = counts.get(camera.image_topic, 0)
         problem = _camera_problem(types, camera)
         if problem:
@@ -137,6 +141,26 @@ def _plan_bag(bag: Path, cameras: list[Camera], slice_frames: int) -> list[Unit]
             for k, (a, b) in enumerate(_windows(start, stop, parts))
         ]  # fmt: skip
     return units
+
+
+def _paired(cameras: list[Camera], types: dict[str, str]) -> list[Camera]:
+    """The cameras asked for; :data:`ALL_CAMERAS` stands for every image topic of the bag with a label partner.
+
+    An image topic is one whose last name starts with ``image`` (``image_raw``, ``image_rect`` ...); its
+    partner is ``<namespace>/labels`` next to it (``/front/labels`` for ``/front/image_raw``), the naming
+    ``lednet-ros synth --bag`` and the defaults use.
+    """
+    found = []
+    for camera in cameras:
+        if camera.image_topic != ALL_CAMERAS:
+            found.append(camera)
+            continue
+        for topic in sorted(t for t, kind in types.items() if kind in IMAGE_TYPES):
+            namespace, _, name = topic.rpartition("/")
+            partner = f"{namespace}/{LABELS_NAME}"
+            if name.startswith("image") and types.get(partner) in IMAGE_TYPES:
+                found.append(Camera(topic, partner))
+    return found
 
 
 def _camera_problem(types: dict[str, str], camera: Camera) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ from fleet_bags import FLEET_FRAMES, build_fleet, evaluate_in_process, expected_
 
 from lednet_ros.commands.evaluate import main as evaluate
 from lednet_ros.evaluation.offline import run
-from lednet_ros.fleet.units import Camera, find_bags, plan_units
+from lednet_ros.fleet.units import ALL_CAMERAS, Camera, find_bags, plan_units
 from lednet_ros.inference.options import EngineOptions
 
 
@@ -100,3 +100,10 @@ def test_bags_are_found_in_folders_and_a_missing_path_is_one_error(fleet: Path, 
     assert [p.name for p in found] == ["a", "b", "long", "big", "broken", "truncated", "unlabelled"]
     assert evaluate([str(fleet / "bags"), str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip().endswith("nothing: no such bag or folder")
+
+
+def test_all_cameras_are_the_image_topics_with_a_labels_partner(fleet: Path) -> None:
+    units = plan_units(find_bags([fleet / "bags/day1"]), [Camera(ALL_CAMERAS)])
+    found = {(Path(u.bag).name, u.camera.image_topic, u.camera.label_topic) for u in units}
+    assert found == {("a", "/front/image_raw", "/front/labels"), ("a", "/rear/image_raw", "/rear/labels"),
+                     ("b", "/front/image_raw", "/front/labels"), ("long", "/front/image_raw", "/front/labels")}  # fmt: skip
