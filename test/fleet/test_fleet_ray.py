@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from fleet_bags import FLEET_FRAMES, REPO, build_fleet, cli, expected_report, fleet_args
+from fleet_bags import FLEET_FRAMES, REPO, build_fleet, cli, evaluate_in_process, expected_report, fleet_args
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("ray") is None, reason="Ray is the optional extra 'fleet' (the test extras install it)"
@@ -92,8 +92,9 @@ def test_two_workers_on_two_cpus_one_killed_mid_unit_give_the_in_process_matrix(
     assert not ray_processes(ray_tmp)
 
 
-def test_ctrl_c_stops_within_seconds_keeps_finished_units_and_leaves_no_ray_process(fleet: Path, tmp_path: Path,
-                                                                                   ray_tmp: Path) -> None:  # fmt: skip
+def test_ctrl_c_stops_within_seconds_keeps_finished_units_and_leaves_no_ray_process(
+    fleet: Path, expected: dict, tmp_path: Path, ray_tmp: Path
+) -> None:
     out = tmp_path / "ray"
     command = [sys.executable, "-m", "lednet_ros", "evaluate", *fleet_args(fleet, out, "--workers", "1")]
     env = {**psutil.Process().environ(), "RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled"}
@@ -116,6 +117,10 @@ def test_ctrl_c_stops_within_seconds_keeps_finished_units_and_leaves_no_ray_proc
     assert 1 <= len(kept) < 12 and all(json.loads(line)["result"]["status"] for line in kept)
     time.sleep(1.0)
     assert not ray_processes(ray_tmp)
+    status, resumed = evaluate_in_process(fleet, out)  # the rerun (here without Ray) skips the kept units
+    assert status == 3 and resumed["confusion"] == expected["confusion"]
+    lines = (out / "units.jsonl").read_text().splitlines()
+    assert lines[: len(kept)] == kept and len(lines) == 12
 
 
 def test_without_ray_a_ray_option_is_one_error_line_saying_how_to_install(tmp_path: Path, fleet: Path) -> None:
