@@ -245,7 +245,7 @@ def semantic_cloud(
     z = z[v, u].astype(np.float32)
     v, u = rows[v], cols[u]
     ids = labels[nearest_pixels(v, height, labels.shape[0]), nearest_pixels(u, width, labels.shape[1])]
-    points = np.empty(len(z), POINT_DTYPE)
+    points = np.zeros(len(z), POINT_DTYPE)  # zeros: the padding bytes go out too
     points["x"] = (u - cx) * z / fx
     points["y"] = (v - cy) * z / fy
     points["z"] = z
@@ -279,7 +279,7 @@ def organized_cloud(
     z = depth_m[::stride, ::stride].astype(np.float32)  # a copy, so NaN can be written into it
     z[~(np.isfinite(z) & (z > 0))] = np.nan
     ids = to_cloud_grid(labels, (height, width), stride)
-    points = np.empty(z.shape, POINT_DTYPE)
+    points = np.zeros(z.shape, POINT_DTYPE)  # zeros: the padding bytes go out too
     points["x"] = (cols[np.newaxis, :] - cx) * z / fx
     points["y"] = (rows[:, np.newaxis] - cy) * z / fy
     points["z"] = z
