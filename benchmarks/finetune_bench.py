@@ -117,14 +117,15 @@ def main() -> None:
     assert len(size) == 2
     args.out.mkdir(parents=True, exist_ok=True)
     train, held = data(args, size)  # type: ignore[arg-type]
-    rows = [one_run(args, name, train, held, size) for name in args.runs]  # type: ignore[arg-type]
     cpu = cpu_info()
     record = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
               "cpu": cpu.model, "native_bf16": cpu.native_bf16, "torch": str(torch.__version__),
-              "machine": platform.machine(), "rows": rows}  # fmt: skip
-    text = table(rows, load_class_config(CLASSES).names)
-    (args.out / "finetune_bench.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    (args.out / "finetune_bench.md").write_text(text + "\n", encoding="utf-8")
+              "machine": platform.machine(), "rows": []}  # fmt: skip
+    for name in args.runs:  # the files are rewritten after each run, so a run cut short keeps what finished
+        record["rows"].append(one_run(args, name, train, held, size))  # type: ignore[arg-type, union-attr]
+        text = table(record["rows"], load_class_config(CLASSES).names)  # type: ignore[arg-type]
+        (args.out / "finetune_bench.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (args.out / "finetune_bench.md").write_text(text + "\n", encoding="utf-8")
     print(text)
     print(json.dumps(record, indent=2))
 
