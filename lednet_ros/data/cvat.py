@@ -140,6 +140,9 @@ def write_cvat(out: Path, classes: ClassConfig, items: Iterable[tuple[str, Path,
         LednetError: colliding colours, a name CVAT cannot take, or a name given twice.
     """
     text = labelmap_text(classes)
+    if BLACK in classes.colors:  # ignore is exported black: it would come back as that class
+        msg = f"class set {classes.name!r}: class {classes.names[classes.colors.index(BLACK)]!r} is black, CVAT's unlabelled colour"
+        raise LednetError(msg)
     palette = classes.palette()
     palette[classes.num_classes :] = BLACK
     names: list[str] = []

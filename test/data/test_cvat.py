@@ -94,6 +94,8 @@ def test_colliding_colours_and_bad_labelmaps_are_refused() -> None:
         parse_labelmap("a:1,2,3::\nb:1,2,3::\n")
     with pytest.raises(LednetError, match="share the colour"):
         cvat.labelmap_text(ClassConfig("x", ("a", "b"), ((1, 2, 3), (1, 2, 3))))
+    with pytest.raises(LednetError, match="is black"):
+        write_cvat(Path("unused"), ClassConfig("x", ("a", "b"), ((0, 0, 0), (1, 2, 3))), [])
     with pytest.raises(LednetError, match="line 2"):
         parse_labelmap("a:1,2,3::\nb:1,2::\n")
     with pytest.raises(LednetError, match="more than 255 labels"):
