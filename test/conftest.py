@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 import torch
+from shm_segments import remove_zombie_fastdds_segments
 
 from lednet_ros.data.synthetic import street_scene
 from lednet_ros.model.checkpoint import untrained_checkpoint
@@ -65,6 +67,14 @@ def randomized_checkpoint(seed: int = 0, **meta_changes: object) -> Checkpoint:
 @pytest.fixture(scope="session")
 def checkpoint() -> Checkpoint:
     return randomized_checkpoint(0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leaked_shared_memory() -> Iterator[None]:
+    """Fast DDS segments of processes the tests killed are removed before and after the run (see shm_segments)."""
+    remove_zombie_fastdds_segments()
+    yield
+    remove_zombie_fastdds_segments()
 
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none on this machine)")

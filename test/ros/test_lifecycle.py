@@ -42,8 +42,13 @@ def ros() -> Iterator[None]:
 
 
 def lifecycle(ros2: Ros2, verb: str, *args: str) -> str:
-    """``ros2 lifecycle VERB NODE ARGS`` (retried while the node is not discovered yet); its output."""
-    for _ in range(10):
+    """``ros2 lifecycle VERB NODE ARGS`` (retried while the node is not discovered yet); its output.
+
+    Retried for a minute, not a number of times: the daemon's graph has been seen to miss a live node for
+    ten tries in a row (about 30 s) on a loaded machine.
+    """
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         result = ros2.run("lifecycle", verb, NODE, *args, timeout=120)
         if "Node not found" not in result.stdout:
             return result.stdout.strip()

@@ -48,3 +48,41 @@ def test_apply_changes_only_what_it_reports() -> None:
     added = apply_large_image_profile(fresh)
     assert fresh == added and set(added) == set(PROFILE_VARIABLES)
     assert Path(added["FASTRTPS_DEFAULT_PROFILES_FILE"]).is_file()
+
+
+def test_segments_of_a_killed_participant_are_removed_and_a_live_ones_kept(tmp_path: Path) -> None:
+    """What the suite's session fixture relies on (test/shm_segments.py), with the real Fast DDS."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from shm_segments import SHM, remove_zombie_fastdds_segments
+
+    script = (
+        "import rclpy, time; rclpy.init(); n = rclpy.create_node('shm_probe'); print('up', flush=True); time.sleep(60)"
+    )
+    before = set(SHM.glob("fastrtps_*"))
+    killed = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    live = None
+    try:
+        assert killed.stdout is not None and killed.stdout.readline().strip() == "up"
+        mine = set(SHM.glob("fastrtps_*")) - before
+        assert any(p.name.endswith("_el") for p in mine), mine
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+        assert all(p.exists() for p in mine)  # Fast DDS leaves them behind
+        live = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        assert live.stdout is not None and live.stdout.readline().strip() == "up"
+        theirs = set(SHM.glob("fastrtps_*")) - before - mine
+        time.sleep(0.2)
+        remove_zombie_fastdds_segments()
+        segments = {p for p in mine if not p.name.startswith("fastrtps_port")}  # port files are shared by all
+        assert segments and not any(p.exists() for p in segments)
+        assert all(p.exists() for p in theirs if p.name.endswith("_el"))
+    finally:
+        for process in (killed, live):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait(10)
+        remove_zombie_fastdds_segments()
