@@ -67,7 +67,7 @@ def _summary(settings: SoakSettings, outcome: SoakOutcome) -> dict[str, Any]:
     baseline, growth_max, growth_last = rss_growth_percent(samples, settings.warmup)
     p50, p95, top = percentiles(ledger.latencies_after_warmup)
     measured_s = max(wall_s - settings.warmup, 1e-9)
-    received = counter(status, RECEIVED) if RECEIVED in status else None
+    losses = frame_losses(ledger.sent, status, ledger.outputs) if RECEIVED in status else None
     return {
         "wall_s": round(wall_s, 2),
         "sent": ledger.sent,
@@ -75,10 +75,10 @@ def _summary(settings: SoakSettings, outcome: SoakOutcome) -> dict[str, Any]:
         "outputs_after_warmup": ledger.outputs_after_warmup,
         "output_hz_after_warmup": round(ledger.outputs_after_warmup / measured_s, 2),
         "latency_after_warmup_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "max": round(top, 1)},
-        "node_received": received,
-        "node_dropped": counter(status, DROPPED) if DROPPED in status else None,
-        "lost_before_node": None if received is None else ledger.sent - received,
-        "losses": frame_losses(ledger.sent, status, ledger.outputs) if RECEIVED in status else None,
+        "node_received": counter(status, RECEIVED) if losses else None,
+        "node_dropped": losses[DROPPED] if losses else None,
+        "lost_before_node": losses["lost_before_node"] if losses else None,
+        "losses": losses,
         "unmatched_outputs": ledger.unmatched,
         "unmatched_examples": ledger.unmatched_examples,
         "out_of_order_outputs": ledger.out_of_order,
@@ -137,8 +137,6 @@ def _summary_lines(s: dict[str, Any]) -> list[str]:
         f"After warm-up: {s['outputs_after_warmup']} outputs, {s['output_hz_after_warmup']:.2f} Hz, latency p50 "
         f"{latency['p50']} ms, p95 {latency['p95']} ms, max {latency['max']} ms. Whole run: {s['sent']} frames sent, "
         f"{s['outputs']} outputs, {_figure(s['node_received'], 'd')} frames reached the node, "
-        f"{_figure(s['node_dropped'], 'd')} dropped by it (newest frame wins), "
-        f"{_figure(s['lost_before_node'], 'd')} lost before it (best-effort transport), "
         f"{s['out_of_order_outputs']} outputs out of stamp order. Where the frames went: "
         f"{loss_text(s['losses']) if s['losses'] else 'unknown (no /diagnostics)'}. Longest output gap after warm-up: "
         f"{s['max_gap_s']:.2f} s, ending at t = {_figure(s['max_gap_ended_at_s'])} s.",

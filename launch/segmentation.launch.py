@@ -30,7 +30,7 @@ from lednet_ros.errors import LednetError
 from lednet_ros.ros import launch_arguments as rules
 from lednet_ros.ros.parameters import PARAMETERS
 from lednet_ros.ros.topics import NODE_NAME
-from lednet_ros.ros.transport import PROFILE_VARIABLES, large_image_environment, large_image_profile
+from lednet_ros.ros.transport import large_image_environment, large_image_profile, profile_environment
 
 # launch argument -> (default, description); those that are not node parameters
 LAUNCH_ARGUMENTS = {
@@ -90,7 +90,7 @@ def _large_images_env(share: Path, choice: str) -> dict[str, str] | None:
     if choice.lower() == "auto":
         return large_image_environment(os.environ, large_image_profile(share)) or None
     if _truth(choice, "large_images"):
-        return dict.fromkeys(PROFILE_VARIABLES, str(large_image_profile(share)))
+        return profile_environment(large_image_profile(share))
     return None
 
 

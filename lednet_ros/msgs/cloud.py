@@ -235,23 +235,15 @@ def semantic_cloud(
     Raises:
         ValueError: stride below 1, or inputs of the wrong shape.
     """
-    rows, cols = cloud_grid(depth_m.shape, stride)
-    _check_inputs(depth_m, labels, palette)
+    rows, cols, pinhole = _grid(depth_m, intrinsics, labels, palette, stride)
     height, width = depth_m.shape
-    fx, fy, cx, cy = _pixel_intrinsics(intrinsics, width, height)
     z = depth_m[np.ix_(rows, cols)]
     valid = np.isfinite(z) & (z > 0)
     v, u = np.nonzero(valid)
     z = z[v, u].astype(np.float32)
     v, u = rows[v], cols[u]
     ids = labels[nearest_pixels(v, height, labels.shape[0]), nearest_pixels(u, width, labels.shape[1])]
-    points = np.zeros(len(z), POINT_DTYPE)  # zeros: the padding bytes go out too
-    points["x"] = (u - cx) * z / fx
-    points["y"] = (v - cy) * z / fy
-    points["z"] = z
-    points["rgb"] = pack_rgb(palette)[ids]
-    points["label"] = ids
-    return points
+    return _points(u, v, z, ids, palette, pinhole)
 
 
 def organized_cloud(
@@ -272,16 +264,32 @@ def organized_cloud(
     Raises:
         ValueError: stride below 1, or inputs of the wrong shape.
     """
+    rows, cols, pinhole = _grid(depth_m, intrinsics, labels, palette, stride)
+    z = depth_m[::stride, ::stride].astype(np.float32)  # a copy, so NaN can be written into it
+    z[~(np.isfinite(z) & (z > 0))] = np.nan
+    ids = to_cloud_grid(labels, depth_m.shape, stride)
+    return _points(cols[np.newaxis, :], rows[:, np.newaxis], z, ids, palette, pinhole)
+
+
+def _grid(
+    depth_m: np.ndarray, intrinsics: Intrinsics, labels: np.ndarray, palette: np.ndarray, stride: int
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float, float]]:
+    """Both layouts' start: the inputs checked, the sampled rows and columns, (fx, fy, cx, cy) at the depth's size."""
     rows, cols = cloud_grid(depth_m.shape, stride)
     _check_inputs(depth_m, labels, palette)
     height, width = depth_m.shape
-    fx, fy, cx, cy = _pixel_intrinsics(intrinsics, width, height)
-    z = depth_m[::stride, ::stride].astype(np.float32)  # a copy, so NaN can be written into it
-    z[~(np.isfinite(z) & (z > 0))] = np.nan
-    ids = to_cloud_grid(labels, (height, width), stride)
+    return rows, cols, _pixel_intrinsics(intrinsics, width, height)
+
+
+def _points(
+    u: np.ndarray, v: np.ndarray, z: np.ndarray, ids: np.ndarray, palette: np.ndarray,
+    pinhole: tuple[float, float, float, float],
+) -> np.ndarray:  # fmt: skip
+    """:data:`POINT_DTYPE` points of ``z``'s shape, back-projected from pixel columns ``u`` and rows ``v``."""
+    fx, fy, cx, cy = pinhole
     points = np.zeros(z.shape, POINT_DTYPE)  # zeros: the padding bytes go out too
-    points["x"] = (cols[np.newaxis, :] - cx) * z / fx
-    points["y"] = (rows[:, np.newaxis] - cy) * z / fy
+    points["x"] = (u - cx) * z / fx
+    points["y"] = (v - cy) * z / fy
     points["z"] = z
     points["rgb"] = pack_rgb(palette)[ids]
     points["label"] = ids

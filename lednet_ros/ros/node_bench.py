@@ -200,13 +200,12 @@ def _row(size: tuple[int, int], cameras: int, settings: NodeBenchSettings, clien
     first_camera = next(iter(client.status.values()), {})
     inference = float(first_camera.get(INFERENCE_P50_MS, "nan"))
     node_latency = float(first_camera.get(LATENCY_P50_MS, "nan"))
-    dropped = _total(client.status, DROPPED) - _total(start_status, DROPPED)
     keys = (*COUNTERS, published_key("labels"))
     node = counter_differences({k: str(_total(client.status, k)) for k in keys},
                                {k: str(_total(start_status, k)) for k in keys})  # fmt: skip
     losses = None if echo else frame_losses(settings.frames * cameras, node, len(latencies))
     return NodeBenchRow(
-        size[0], size[1], cameras, settings.rate_hz, settings.frames * cameras, len(latencies), dropped,
+        size[0], size[1], cameras, settings.rate_hz, settings.frames * cameras, len(latencies), counter(node, DROPPED),
         round(len(latencies) / wall / cameras, 2),
         round(p50, 2), round(p95, 2), round(top, 2),
         round(inference, 2), round(p50 - inference, 2), round(100.0 * cpu / wall, 1),

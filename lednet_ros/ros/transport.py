@@ -35,6 +35,7 @@ __all__ = [
     "apply_large_image_profile",
     "large_image_environment",
     "large_image_profile",
+    "profile_environment",
 ]
 
 LARGE_IMAGES_PROFILE = "config/fastdds_large_images.xml"
@@ -50,6 +51,11 @@ def large_image_profile(share: Path | None = None) -> Path:
     return (share or share_directory()) / LARGE_IMAGES_PROFILE
 
 
+def profile_environment(profile: Path) -> dict[str, str]:
+    """The variables that make Fast DDS 2 and 3 read ``profile``."""
+    return dict.fromkeys(PROFILE_VARIABLES, str(profile))
+
+
 def large_image_environment(environ: Mapping[str, str], profile: Path) -> dict[str, str]:
     """The variables to add so that a process started with ``environ`` uses ``profile``; empty when not ours to set.
 
@@ -60,7 +66,7 @@ def large_image_environment(environ: Mapping[str, str], profile: Path) -> dict[s
         return {}
     if environ.get("RMW_IMPLEMENTATION", "") not in FAST_DDS_RMWS:
         return {}
-    return dict.fromkeys(PROFILE_VARIABLES, str(profile))
+    return profile_environment(profile)
 
 
 def apply_large_image_profile(environ: MutableMapping[str, str] | None = None) -> dict[str, str]:
