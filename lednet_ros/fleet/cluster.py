@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +44,8 @@ __all__ = ["RAY_INSTALL", "import_ray", "run_on_ray"]
 RAY_INSTALL = "pip install 'lednet_ros[fleet]' (Ray 2.60: pip install ray==2.60.0)"
 RETRIES = 3
 """Restarts of a killed actor, and retries of the unit it had, before the unit is reported failed."""
+POLL_S = 0.2
+"""How often the driver looks up from waiting on the cluster for a Ctrl-C."""
 
 
 def import_ray() -> Any:
@@ -98,8 +103,13 @@ def run_on_ray(work: list[tuple[int, Unit]], job: Job, options: EngineOptions, c
                finished: Callable[[int, dict[str, Any]], None]) -> None:  # fmt: skip
     """Run ``job`` on every ``(index, unit)``; ``finished(index, result)`` as each one is back.
 
+    Ctrl-C, once the cluster is up, stops the run: the units finished so far
+    have been handed on, the cluster this process started is stopped whole
+    (a second Ctrl-C interrupts that), then KeyboardInterrupt is raised.
+
     Raises:
         LednetError: Ray is missing or the cluster cannot be reached.
+        KeyboardInterrupt: Ctrl-C.
     """
     ray = import_ray()
     try:
@@ -107,28 +117,66 @@ def run_on_ray(work: list[tuple[int, Unit]], job: Job, options: EngineOptions, c
     except (ConnectionError, RuntimeError, ValueError) as exc:
         msg = f"cannot start or reach the Ray cluster ({cluster.address or 'local'}): {exc}"
         raise LednetError(msg) from None
+    with _ctrl_c_as_flag() as interrupted:
+        try:
+            threads = options.threads or max(1, int(cluster.cpus_per_worker))
+            actor_class = ray.remote(
+                num_cpus=cluster.cpus_per_worker, num_gpus=cluster.gpus_per_worker, max_restarts=RETRIES,
+                max_task_retries=RETRIES,
+            )(UnitWorker)  # fmt: skip
+            worker_options = replace(options, threads=threads)
+            count = min(_worker_count(ray, cluster), len(work))
+            actors = [actor_class.remote(worker_options, job) for _ in range(count)]
+            _stream(ray, actors, work, finished, lambda: actor_class.remote(worker_options, job), interrupted)
+        finally:
+            if started:
+                ray.shutdown()
+    if interrupted.is_set():  # during the shutdown, or during the last unit
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def _ctrl_c_as_flag() -> Iterator[threading.Event]:
+    """While the driver works with Ray, the first Ctrl-C only sets a flag; the caller raises KeyboardInterrupt.
+
+    A KeyboardInterrupt raised at whatever point Ray's calls had reached
+    would stop ``ray.shutdown`` halfway, leaving cluster processes behind;
+    with the flag, the driver stops at a point of its choosing and the
+    shutdown completes. A second Ctrl-C raises at once, for a shutdown that
+    hangs. Left alone when SIGINT is ignored or handled by someone else, or
+    off the main thread (where no handler can be set).
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield flag
+        return
+
+    def handle(signum: int, frame: Any) -> None:
+        if flag.is_set():
+            signal.default_int_handler(signum, frame)
+        flag.set()
+
+    signal.signal(signal.SIGINT, handle)
     try:
-        threads = options.threads or max(1, int(cluster.cpus_per_worker))
-        actor_class = ray.remote(
-            num_cpus=cluster.cpus_per_worker, num_gpus=cluster.gpus_per_worker, max_restarts=RETRIES,
-            max_task_retries=RETRIES,
-        )(UnitWorker)  # fmt: skip
-        worker_options = replace(options, threads=threads)
-        count = min(_worker_count(ray, cluster), len(work))
-        actors = [actor_class.remote(worker_options, job) for _ in range(count)]
-        _stream(ray, actors, work, finished, lambda: actor_class.remote(worker_options, job))
+        yield flag
     finally:
-        if started:
-            ray.shutdown()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _stream(ray: Any, actors: list[Any], work: list[tuple[int, Unit]],
-            finished: Callable[[int, dict[str, Any]], None], new_actor: Callable[[], Any]) -> None:  # fmt: skip
+            finished: Callable[[int, dict[str, Any]], None], new_actor: Callable[[], Any],
+            interrupted: threading.Event) -> None:  # fmt: skip
     """One unit in flight per actor; the next goes to whichever actor is free first.
 
     An actor with nothing left to do ends at once: its CPUs then go to an
     actor that is restarting after its node was lost, which otherwise waits
-    for them for ever while the unit it had is retried.
+    for them for ever while the unit it had is retried. ``interrupted`` is
+    looked at every :data:`POLL_S` seconds and between units.
+
+    Raises:
+        KeyboardInterrupt: ``interrupted`` was set (Ctrl-C); the units finished so far have been handed on.
     """
     pending = list(reversed(work))
     flight: dict[Any, tuple[Any, int, Unit]] = {}
@@ -143,7 +191,12 @@ def _stream(ray: Any, actors: list[Any], work: list[tuple[int, Unit]],
     for actor in actors:
         submit(actor)
     while flight:
-        (ref,), _ = ray.wait(list(flight), num_returns=1)
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        ready, _ = ray.wait(list(flight), num_returns=1, timeout=POLL_S)
+        if not ready:
+            continue
+        ref = ready[0]
         actor, index, unit = flight.pop(ref)
         try:
             result = ray.get(ref)
