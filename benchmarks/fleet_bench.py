@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from lednet_ros.cpu import cpu_info
 from lednet_ros.data.bags import BagWriter
 from lednet_ros.data.generate import frame_seed
 from lednet_ros.data.synthetic import street_scene
@@ -110,11 +110,16 @@ def main() -> int:
         args.out.write_text(json.dumps({"memory": memory, "options": common}, indent=2) + "\n", encoding="utf-8")
         return 0
     bags = make_bags(args.work / "bags", args.bags, args.frames, (640, 480))
+    load_before = os.getloadavg()[0]  # the figures mean something only on a machine otherwise idle
     rows = {name: run_row(bags, args.work / f"row{k}", extra, common) for k, (name, extra) in enumerate(ROWS.items())}
     names = list(rows)
     equal = all(rows[n]["confusion"] == rows[names[0]]["confusion"] for n in names[:3])
     base, one = rows[names[0]]["wall_s"], rows[names[1]]["wall_s"]
-    print(f"{args.bags} bags x {args.frames} frames at 640x480, fp32; {os.cpu_count()} CPUs, {platform.processor()}")
+    cpu = cpu_info()
+    load = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
+    print(f"{args.bags} bags x {args.frames} frames at 640x480, fp32; {os.cpu_count()} CPUs, {cpu.model} "
+          f"({' '.join(cpu.reported_flags()) or 'no flags read'}); load average {load['before']} before, "
+          f"{load['after']} after")  # fmt: skip
     print("\n| variant | wall s | frames/s | vs evaluate --threads 1 | vs 1 worker | peak RSS per worker MB |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name, row in rows.items():
@@ -122,7 +127,8 @@ def main() -> int:
               f"{', '.join(f'{m:.0f}' for m in row['peak_rss_mb_per_worker'])} |")  # fmt: skip
     print(f"\nconfusion matrices of the fp32 one-thread rows equal: {equal}")
     result: dict[str, Any] = {"bags": args.bags, "frames_per_bag": args.frames, "size": "640x480",
-                              "cpus": os.cpu_count(), "matrices_equal": equal,
+                              "cpus": os.cpu_count(), "cpu": cpu.model, "cpu_flags": cpu.reported_flags(),
+                              "load_average_1min": load, "matrices_equal": equal,
                               "rows": {n: {k: v for k, v in r.items() if k != "confusion"} for n, r in rows.items()}}  # fmt: skip
     if args.memory:
         result["memory"] = memory_rows(args.work, common)
