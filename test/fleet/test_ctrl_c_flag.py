@@ -5,10 +5,23 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
 from lednet_ros.fleet.cluster import _ctrl_c_as_flag
+
+
+@pytest.fixture(autouse=True)
+def python_default_ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler, as in a terminal's foreground job.
+
+    A test run started in the background (``cmd &`` without job control)
+    inherits SIGINT ignored, and Python then keeps it ignored.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def ctrl_c() -> None:
@@ -17,7 +30,6 @@ def ctrl_c() -> None:
 
 
 def test_the_first_ctrl_c_sets_the_flag_the_second_raises_and_the_handler_is_given_back() -> None:
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with _ctrl_c_as_flag() as interrupted:
         assert not interrupted.is_set()
         ctrl_c()
@@ -27,6 +39,14 @@ def test_the_first_ctrl_c_sets_the_flag_the_second_raises_and_the_handler_is_giv
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
         ctrl_c()
+
+
+def test_ctrl_c_ignored_stays_ignored() -> None:
+    """``nohup`` and background jobs: the run is not to be stopped by Ctrl-C, so the flag never rises."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with _ctrl_c_as_flag() as interrupted:
+        ctrl_c()
+    assert not interrupted.is_set() and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
 
 
 def test_a_handler_someone_else_set_is_left_alone() -> None:

@@ -93,6 +93,19 @@ def test_two_workers_on_two_cpus_one_killed_mid_unit_give_the_in_process_matrix(
     assert not ray_processes(ray_tmp)
 
 
+IN_A_TERMINAL = (
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('lednet_ros', run_name='__main__', alter_sys=True)"
+)
+"""``python -m lednet_ros`` as a terminal's foreground job runs it, Ctrl-C handled by Python.
+
+A test run started in the background (``cmd &`` without job control)
+passes SIGINT ignored to its children, and Python keeps it ignored: the
+command then rightly ran to the end whatever the test sent (exit 3, every
+unit finished, nothing on stderr).
+"""
+
+
 def running_worker(folder: Path) -> psutil.Process | None:
     """The actor process of the cluster whose RAY_TMPDIR is ``folder``, once it runs a unit."""
     for process in psutil.process_iter(["pid", "cmdline"]):
@@ -116,7 +129,7 @@ def test_ctrl_c_with_a_unit_in_flight_stops_within_seconds_keeps_finished_units_
     """
     out = tmp_path / "ray"
     results = out / "units.jsonl"
-    command = [sys.executable, "-m", "lednet_ros", "evaluate", *fleet_args(fleet, out, "--workers", "1")]
+    command = [sys.executable, "-c", IN_A_TERMINAL, "evaluate", *fleet_args(fleet, out, "--workers", "1")]
     env = {**psutil.Process().environ(), "RAY_TMPDIR": str(ray_tmp), "RAY_AUTH_MODE": "disabled"}
     with subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -125,6 +138,7 @@ def test_ctrl_c_with_a_unit_in_flight_stops_within_seconds_keeps_finished_units_
         worker = None
         while worker is None and p.poll() is None and time.monotonic() < deadline:
             worker = running_worker(ray_tmp)
+            time.sleep(0.0 if worker else 0.005)
         assert worker is not None, "no worker was seen running a unit"
         worker.suspend()
         try:
