@@ -140,9 +140,9 @@ def _ctrl_c_as_flag() -> Iterator[threading.Event]:
     """While the driver works with Ray, the first Ctrl-C only sets a flag; the caller raises KeyboardInterrupt.
 
     A KeyboardInterrupt raised at whatever point Ray's calls had reached
-    would stop ``ray.shutdown`` halfway, leaving cluster processes behind;
-    with the flag, the driver stops at a point of its choosing and the
-    shutdown completes. A second Ctrl-C raises at once, for a shutdown that
+    would stop ``ray.shutdown`` halfway and leave the rest of the stop to
+    Ray's atexit hook; with the flag, the driver stops at a point of its
+    choosing and the shutdown completes inside the call. A second Ctrl-C raises at once, for a shutdown that
     hangs. Left alone when SIGINT is ignored or handled by someone else, or
     off the main thread (where no handler can be set).
     """

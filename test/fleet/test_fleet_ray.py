@@ -48,6 +48,19 @@ def ray_processes(folder: Path) -> list[str]:
     return left
 
 
+def running_worker(folder: Path) -> psutil.Process | None:
+    """The actor process of the cluster whose RAY_TMPDIR is ``folder``, once it runs a unit."""
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if " ".join(process.info["cmdline"] or []).startswith("ray::UnitWorker.run") and str(folder) in (
+                process.environ().get("RAY_TMPDIR", "")
+            ):
+                return process
+        except (psutil.Error, OSError):
+            continue
+    return None
+
+
 @pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory, checkpoint: object) -> Path:
     return build_fleet(tmp_path_factory.getbasetemp(), checkpoint)
@@ -70,14 +83,10 @@ def test_two_workers_on_two_cpus_one_killed_mid_unit_give_the_in_process_matrix(
         killed = None
         deadline = time.monotonic() + 120
         while killed is None and p.poll() is None and time.monotonic() < deadline:
-            for process in psutil.process_iter(["pid", "cmdline"]):
-                cmdline = " ".join(process.info["cmdline"] or [])
-                if cmdline.startswith("ray::UnitWorker.run") and str(ray_tmp) in process.environ().get(
-                    "RAY_TMPDIR", ""
-                ):
-                    process.send_signal(signal.SIGKILL)
-                    killed = process.pid
-                    break
+            worker = running_worker(ray_tmp)
+            if worker is not None:
+                worker.send_signal(signal.SIGKILL)
+                killed = worker.pid
             time.sleep(0.005)
         _, stderr = p.communicate(timeout=180)
     assert killed is not None, "no worker was seen running a unit"
@@ -104,19 +113,6 @@ passes SIGINT ignored to its children, and Python keeps it ignored: the
 command then rightly ran to the end whatever the test sent (exit 3, every
 unit finished, nothing on stderr).
 """
-
-
-def running_worker(folder: Path) -> psutil.Process | None:
-    """The actor process of the cluster whose RAY_TMPDIR is ``folder``, once it runs a unit."""
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if " ".join(process.info["cmdline"] or []).startswith("ray::UnitWorker.run") and str(folder) in (
-                process.environ().get("RAY_TMPDIR", "")
-            ):
-                return process
-        except (psutil.Error, OSError):
-            continue
-    return None
 
 
 def test_ctrl_c_with_a_unit_in_flight_stops_within_seconds_keeps_finished_units_and_leaves_no_ray_process(
